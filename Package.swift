@@ -1,0 +1,41 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "kproxy",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kproxy", targets: ["kproxy"]),
+        .library(name: "KubeModel", targets: ["KubeModel"]),
+        .library(name: "ClusterModel", targets: ["ClusterModel"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .target(name: "KubeModel", swiftSettings: strict),
+        .target(
+            name: "ClusterModel",
+            dependencies: [
+                "KubeModel",
+                .product(name: "HashTreeCollections", package: "swift-collections"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "kproxy",
+            dependencies: [
+                "KubeModel", "ClusterModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], swiftSettings: strict),
+        .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"], swiftSettings: strict),
+    ]
+)
