@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "kproxy", targets: ["kproxy"]),
         .library(name: "KubeModel", targets: ["KubeModel"]),
         .library(name: "ClusterModel", targets: ["ClusterModel"]),
+        .library(name: "RuleSynth", targets: ["RuleSynth"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,6 +28,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(name: "RuleSynth", dependencies: ["KubeModel", "ClusterModel"], swiftSettings: strict),
         .executableTarget(
             name: "kproxy",
             dependencies: [
