@@ -37,7 +37,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "KubeModelTests", dependencies: ["KubeModel"], swiftSettings: strict),
+        .testTarget(
+            name: "KubeModelTests", dependencies: ["KubeModel"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"], swiftSettings: strict),
     ]
 )

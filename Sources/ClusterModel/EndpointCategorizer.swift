@@ -75,10 +75,8 @@ public enum EndpointCategorizer {
         case "PreferClose", "PreferSameZone", "PreferSameNode": return true
         default: break
         }
-        switch port.topologyAnnotation {
-        case nil, "", "Disabled", "disabled": return false
-        default: return true
-        }
+        // Only these two spellings enable hints; upstream ignores "aUto" and every other value.
+        return port.topologyAnnotation == "Auto" || port.topologyAnnotation == "auto"
     }
 
     /// kube-proxy's `topologyModeFromHints`: hints count only when every ready endpoint carries them
