@@ -54,9 +54,10 @@ public struct ServicePortInfo: Hashable, Sendable {
         type == .nodePort || type == .loadBalancer || !externalIPs.isEmpty
     }
 
-    /// kube-proxy's `UsesClusterEndpoints`: some traffic to this port may go to any endpoint.
+    /// kube-proxy's `UsesClusterEndpoints`: some traffic to this port may go to any endpoint. External
+    /// traffic needs them even under a Local policy, for the short-circuit of pod- and node-originated traffic.
     public var usesClusterEndpoints: Bool {
-        !internalPolicyLocal || (isExternallyAccessible && !externalPolicyLocal)
+        !internalPolicyLocal || isExternallyAccessible
     }
 
     /// kube-proxy's `UsesLocalEndpoints`: some traffic to this port must stay on this node.
