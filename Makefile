@@ -1,0 +1,42 @@
+# kproxy: `make run` starts the daemon on the demo cluster; `make test` runs every test.
+# Both install what they need from Debian's packages first, and only when something is missing.
+
+SWIFT ?= swift
+DEB_PACKAGES := pkg-config libmnl-dev libnftnl-dev nftables iproute2 bind9-dnsutils curl \
+	etcd-server etcd-client golang-go rsync dpkg-dev openssl dnsmasq-base conntrack libcap2-bin
+DEMO := deploy/examples/demo-cluster
+
+.PHONY: all deps build run test bench apiserver clean
+
+all: build
+
+## Installs missing Debian packages; `apt-get update` runs only when one is missing.
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release --product kproxy
+
+run: build
+	.build/release/kproxy inspect --manifests $(DEMO) --node node-a
+
+## The real kube-apiserver for the end-to-end tests, built once per machine and cached outside the repo.
+apiserver: deps
+	Tests/Harness/apiserver-build.sh
+
+test: deps apiserver
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+bench: deps
+	$(SWIFT) package --package-path bench benchmark
+
+clean:
+	rm -rf .build bench/.build
