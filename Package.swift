@@ -29,6 +29,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "RuleSynth", dependencies: ["KubeModel", "ClusterModel"], swiftSettings: strict),
+        .target(
+            name: "Daemon",
+            dependencies: ["KubeModel", "ClusterModel", "RuleSynth", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "kproxy",
             dependencies: [
@@ -40,5 +45,6 @@ let package = Package(
         .testTarget(
             name: "KubeModelTests", dependencies: ["KubeModel"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"], swiftSettings: strict),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon"], swiftSettings: strict),
     ]
 )
