@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(name: "KubeModel", swiftSettings: strict),
@@ -31,7 +34,15 @@ let package = Package(
         .target(name: "RuleSynth", dependencies: ["KubeModel", "ClusterModel"], swiftSettings: strict),
         .target(
             name: "Daemon",
-            dependencies: ["KubeModel", "ClusterModel", "RuleSynth", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "KubeModel", "ClusterModel", "RuleSynth",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -45,6 +56,10 @@ let package = Package(
         .testTarget(
             name: "KubeModelTests", dependencies: ["KubeModel"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"], swiftSettings: strict),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon"], swiftSettings: strict),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: ["Daemon", .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strict
+        ),
     ]
 )
