@@ -32,6 +32,7 @@ apiserver: deps
 	Tests/Harness/apiserver-build.sh
 
 test: deps apiserver
+	python3 deploy/check.py
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 

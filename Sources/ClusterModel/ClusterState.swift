@@ -193,7 +193,9 @@ public struct ClusterState: Sendable {
         guard snapshot.pods[key] != pod else { return }
         deletePod(key)
         snapshot.pods[key] = pod
-        for ip in pod.podIPs { snapshot.podsByIP[ip] = key }
+        if !pod.hostNetwork {
+            for ip in pod.podIPs { snapshot.podsByIP[ip] = key }
+        }
         pendingChanges.podsChanged = true
     }
 

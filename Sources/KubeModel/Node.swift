@@ -61,24 +61,29 @@ public struct Pod: Decodable, Hashable, Sendable {
     public var metadata: ObjectMeta
     public var nodeName: String?
     public var podIPs: [IPAddress]
+    /// A host-network pod carries the node's own IPs, so its IP says nothing about who is asking.
+    public var hostNetwork: Bool
 
-    public init(metadata: ObjectMeta, nodeName: String? = nil, podIPs: [IPAddress] = []) {
+    public init(metadata: ObjectMeta, nodeName: String? = nil, podIPs: [IPAddress] = [], hostNetwork: Bool = false) {
         self.metadata = metadata
         self.nodeName = nodeName
         self.podIPs = podIPs
+        self.hostNetwork = hostNetwork
     }
 
     enum CodingKeys: String, CodingKey { case metadata, spec, status }
-    enum SpecKeys: String, CodingKey { case nodeName }
+    enum SpecKeys: String, CodingKey { case nodeName, hostNetwork }
     enum StatusKeys: String, CodingKey { case podIP, podIPs }
     struct PodIP: Decodable { var ip: IPAddress }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         metadata = try c.decode(ObjectMeta.self, forKey: .metadata)
+        hostNetwork = false
         if c.contains(.spec) {
-            nodeName = try c.nestedContainer(keyedBy: SpecKeys.self, forKey: .spec)
-                .decodeIfPresent(String.self, forKey: .nodeName)
+            let spec = try c.nestedContainer(keyedBy: SpecKeys.self, forKey: .spec)
+            nodeName = try spec.decodeIfPresent(String.self, forKey: .nodeName)
+            hostNetwork = try spec.decodeIfPresent(Bool.self, forKey: .hostNetwork) ?? false
         }
         var ips: [IPAddress] = []
         if c.contains(.status) {

@@ -172,5 +172,10 @@ struct ClusterStateTests {
         state.apply(.delete(.pod, ObjectKey(namespace: "team", name: "client")))
         #expect(state.snapshot.podsByIP.isEmpty)
         #expect(state.takeChanges().podsChanged)
+
+        let hostPod = Pod(metadata: ObjectMeta(name: "agent", namespace: "kube-system"), nodeName: "node-a",
+                          podIPs: [IPAddress("10.0.0.11")!], hostNetwork: true)
+        state.apply(.upsert(.pod(hostPod)))
+        #expect(state.snapshot.podsByIP.isEmpty, "host-network pods do not own their IPs")
     }
 }
