@@ -42,7 +42,7 @@ public actor SyncLoop: ServiceLifecycle.Service {
 
     private var state: ClusterState
     private var policy: SyncPolicy
-    private var health: HealthState
+    public nonisolated let health: HealthMonitor
     private var pendingChanges = ChangeSet()
     /// Wall-clock trigger times of EndpointSlice changes not yet programmed, for the latency metric.
     private var pendingTriggers: [Date] = []
@@ -62,14 +62,10 @@ public actor SyncLoop: ServiceLifecycle.Service {
         self.logger = logger
         state = ClusterState(nodeName: nodeName)
         policy = SyncPolicy(minSyncPeriod: minSyncPeriod, syncPeriod: syncPeriod)
-        health = HealthState(timeout: healthTimeout)
+        health = HealthMonitor(timeout: healthTimeout)
     }
 
     public var snapshot: ClusterSnapshot { state.snapshot }
-
-    public func isHealthy(now: ContinuousClock.Instant = .now) -> Bool { health.isHealthy(now: now) }
-    public func isLive(now: ContinuousClock.Instant = .now) -> Bool { health.isLive(now: now) }
-    public var lastUpdated: ContinuousClock.Instant? { health.lastUpdated }
 
     /// Runs until the source ends or graceful shutdown; the programmed rules stay in the kernel either way.
     public func run() async throws {

@@ -104,6 +104,6 @@ struct SyncLoopTests {
         #expect(retry.full)
         #expect(retry.changedPorts.contains { $0.contains("demo/b") })
         #expect(await loop.failedSyncCount == 1)
-        #expect(await loop.isHealthy())
+        #expect(loop.health.isHealthy())
     }
 }
