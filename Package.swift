@@ -33,7 +33,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "RuleSynth", dependencies: ["KubeModel", "ClusterModel"], swiftSettings: strict),
+        .target(
+            name: "RuleSynth",
+            dependencies: [
+                "KubeModel", "ClusterModel", .product(name: "HashTreeCollections", package: "swift-collections"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "Daemon",
             dependencies: [
@@ -65,5 +71,11 @@ let package = Package(
             dependencies: ["Daemon", .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strict
         ),
+        // RuleSynth
+        .testTarget(
+            name: "RuleSynthTests", dependencies: ["RuleSynth", "ClusterModel", "KubeModel"],
+            exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["RuleSynth", "ClusterModel", "KubeModel"], swiftSettings: strict),
     ]
 )
