@@ -63,5 +63,22 @@ let package = Package(
             dependencies: ["Daemon", .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strict
         ),
+        // ClusterDNS
+        .target(
+            name: "ClusterDNS",
+            dependencies: [
+                "KubeModel", "ClusterModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ClusterDNSTests",
+            dependencies: ["ClusterDNS", "KubeModel", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
     ]
 )
