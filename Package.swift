@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "kproxy",
             dependencies: [
-                "KubeModel", "ClusterModel",
+                "KubeModel", "ClusterModel", "RuleSynth", "Daemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
