@@ -1,0 +1,101 @@
+import ArgumentParser
+import Daemon
+import Foundation
+import Logging
+import NIOPosix
+import ServiceLifecycle
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the node daemon: keep the kernel's rules and the DNS answers in step with the cluster.",
+        discussion: """
+            The cluster comes from a directory of manifests (--manifests, re-read when its files change). \
+            With --dry-run, each transaction is printed in `nft -f` syntax instead of being programmed. \
+            SIGTERM and SIGINT stop the daemon and leave the rules in place; `kproxy cleanup` removes them.
+            """)
+
+    @Option(help: "A KubeProxyConfiguration file, with kproxy's dns: section.")
+    var config: String?
+
+    @Option(help: "Read the cluster from this directory of YAML/JSON manifests instead of the API server.")
+    var manifests: String?
+
+    @Option(help: "The node kproxy runs on (default: hostnameOverride, then $NODE_NAME, then the hostname).")
+    var node: String?
+
+    @Flag(name: .customLong("dry-run"), help: "Print each transaction instead of programming the kernel.")
+    var dryRun = false
+
+    @Option(name: .customLong("healthz-bind-address"), help: "Overrides healthzBindAddress (HOST:PORT; empty disables).")
+    var healthzBindAddress: String?
+
+    @Option(name: .customLong("metrics-bind-address"), help: "Overrides metricsBindAddress (HOST:PORT; empty disables).")
+    var metricsBindAddress: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        let logger = Logger(label: "kproxy")
+        let configuration = try loadConfiguration()
+        let nodeName = node ?? configuration.hostnameOverride ?? ProcessInfo.processInfo.environment["NODE_NAME"]
+            ?? ProcessInfo.processInfo.hostName
+        guard let manifests else {
+            throw ValidationError("say where the cluster comes from: --manifests DIR")
+        }
+        _ = MetricsExport.registry
+
+        let source = ManifestSource(directory: manifests, logger: logger)
+        let sink: any TransactionSink
+        if dryRun {
+            sink = PrintingSink()
+        } else {
+            throw ValidationError("programming the kernel needs the Netfilter backend; use --dry-run")
+        }
+        let backend = RulesBackend(configuration: configuration, sink: sink, logger: logger)
+        let loop = SyncLoop(
+            nodeName: nodeName, updates: source.updates(), backend: backend,
+            minSyncPeriod: configuration.minSyncPeriod, syncPeriod: configuration.syncPeriod,
+            healthTimeout: configuration.healthTimeout, logger: logger)
+        let status = StatusEndpoints(
+            healthz: configuration.healthzBindAddress, metrics: configuration.metricsBindAddress,
+            health: loop.health, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        logger.info("starting", metadata: ["node": "\(nodeName)", "dryRun": "\(dryRun)", "manifests": "\(manifests)"])
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: status), .init(service: loop)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.info("stopped; the programmed rules stay in place until `kproxy cleanup`")
+    }
+
+    func loadConfiguration() throws -> Configuration {
+        var configuration = Configuration()
+        if let config {
+            do {
+                configuration = try Configuration.load(file: config)
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
+        if let healthzBindAddress {
+            configuration.healthzBindAddress = try Self.hostPort(healthzBindAddress, flag: "--healthz-bind-address")
+        }
+        if let metricsBindAddress {
+            configuration.metricsBindAddress = try Self.hostPort(metricsBindAddress, flag: "--metrics-bind-address")
+        }
+        return configuration
+    }
+
+    static func hostPort(_ text: String, flag: String) throws -> HostPort? {
+        if text.isEmpty { return nil }
+        guard let value = HostPort(text) else { throw ValidationError("\(flag): \(text) is not HOST:PORT") }
+        return value
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
