@@ -50,7 +50,7 @@ let package = Package(
         .executableTarget(
             name: "kproxy",
             dependencies: [
-                "KubeModel", "ClusterModel",
+                "KubeModel", "ClusterModel", "Netfilter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -61,6 +61,21 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: ["Daemon", .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        // Netfilter
+        .systemLibrary(
+            name: "CNetfilter", pkgConfig: "libnftnl libmnl", providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
+        .target(name: "CNetfilterShims", dependencies: ["CNetfilter"]),
+        .target(
+            name: "Netfilter", dependencies: ["CNetfilter", "CNetfilterShims", "KubeModel", "RuleSynth"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "NetfilterTests", dependencies: ["Netfilter", "CNetfilter", "RuleSynth", "KubeModel"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["Netfilter", "RuleSynth", "KubeModel", "ClusterModel"],
             swiftSettings: strict
         ),
     ]
