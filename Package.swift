@@ -32,7 +32,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "RuleSynth", dependencies: ["KubeModel", "ClusterModel"], swiftSettings: strict),
+        .target(
+            name: "RuleSynth",
+            dependencies: [
+                "KubeModel", "ClusterModel", .product(name: "HashTreeCollections", package: "swift-collections"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "Daemon",
             dependencies: [
@@ -63,6 +69,13 @@ let package = Package(
             dependencies: ["Daemon", .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strict
         ),
+        // RuleSynth
+        .testTarget(
+            name: "RuleSynthTests", dependencies: ["RuleSynth", "ClusterModel", "KubeModel"],
+            exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["RuleSynth", "ClusterModel", "KubeModel", "Netfilter"],
+            swiftSettings: strict),
         // Netfilter
         .systemLibrary(
             name: "CNetfilter", pkgConfig: "libnftnl libmnl", providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
@@ -73,10 +86,5 @@ let package = Package(
         .testTarget(
             name: "NetfilterTests", dependencies: ["Netfilter", "CNetfilter", "RuleSynth", "KubeModel"],
             swiftSettings: strict),
-        .testTarget(
-            name: "IntegrationTests",
-            dependencies: ["Netfilter", "RuleSynth", "KubeModel", "ClusterModel"],
-            swiftSettings: strict
-        ),
     ]
 )

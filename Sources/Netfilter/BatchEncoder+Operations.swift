@@ -64,9 +64,6 @@ extension BatchEncoder {
             message(NFT_MSG_NEWCHAIN, family: family, flags: NLM_F_CREATE, bound: bound, operation: index) {
                 nftnl_chain_nlmsg_build_payload($0, object.handle)
             }
-            for rule in chain.rules {
-                try encodeRule(rule, family: family, table: tableName, chain: chain.name, index: index)
-            }
 
         case .flushChain(let family, let tableName, let chain):
             let rule = NftnlRule()
@@ -94,7 +91,7 @@ extension BatchEncoder {
         case .addSet(let family, let tableName, let set):
             try encodeSet(set, family: family, table: tableName, index: index)
 
-        case .flushSet(let family, let tableName, let set):
+        case .flushSet(let family, let tableName, let set, _):
             let object = NftnlSet()
             object.set(NFTNL_SET_TABLE, string: tableName)
             object.set(NFTNL_SET_NAME, string: set)
@@ -104,7 +101,7 @@ extension BatchEncoder {
                 nftnl_set_elems_nlmsg_build_payload($0, object.handle)
             }
 
-        case .deleteSet(let family, let tableName, let set):
+        case .deleteSet(let family, let tableName, let set, _):
             let object = NftnlSet()
             object.set(NFTNL_SET_TABLE, string: tableName)
             object.set(NFTNL_SET_NAME, string: set)

@@ -89,8 +89,10 @@ public struct NetlinkBatch: Sendable {
             return text
         case .addSet(let family, let table, let set):
             return "add \(set.isMap ? "map" : "set") \(family) \(table) \(set.name)"
-        case .flushSet(let family, let table, let set): return "flush set \(family) \(table) \(set)"
-        case .deleteSet(let family, let table, let set): return "delete set \(family) \(table) \(set)"
+        case .flushSet(let family, let table, let set, let isMap):
+            return "flush \(isMap ? "map" : "set") \(family) \(table) \(set)"
+        case .deleteSet(let family, let table, let set, let isMap):
+            return "delete \(isMap ? "map" : "set") \(family) \(table) \(set)"
         case .addElements(let family, let table, let set, _): return "add element \(family) \(table) \(set)"
         case .deleteElements(let family, let table, let set, _): return "delete element \(family) \(table) \(set)"
         }

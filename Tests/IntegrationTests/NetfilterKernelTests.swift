@@ -20,7 +20,7 @@ struct NetfilterKernelTests {
             .addElements(.ip, table: "kproxy", set: "cluster-ips", [SetElement(key: [.address(HandBuiltRuleset.address("10.96.9.9"))])]),
             .addRule(.ip, table: "kproxy", chain: "services", Rule([.immediate(.verdict(.jump("no-such-chain")), dest: .verdict)])),
             .deleteChain(.ip, table: "kproxy", chain: "service-def"),
-            .deleteSet(.ip, table: "kproxy", set: "backends"),
+            .deleteSet(.ip, table: "kproxy", set: "backends", isMap: true),
         ])
         #expect {
             try client.apply(broken)

@@ -1,4 +1,7 @@
+import ClusterModel
 import Foundation
+import KubeModel
+import RuleSynth
 import Glibc
 import Testing
 
@@ -110,4 +113,22 @@ func lineDifference(_ actual: String, _ expected: String) -> String {
         case .remove(let offset, let line, _): return "-\(offset): \(line)"
         }
     }.joined(separator: "\n")
+}
+
+/// The demo cluster (`deploy/examples/demo-cluster`) as node-a sees it, with node-a's addresses.
+enum DemoCluster {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../deploy/examples/demo-cluster").standardized.path
+
+    static let node = NodeConfig(
+        nodeName: "node-a", nodeIPs: [IPAddress("10.0.0.11")!, IPAddress("fd00::11")!],
+        nodePortAddresses: [CIDR("10.0.0.11/32")!, CIDR("fd00::11/128")!],
+        clusterCIDRs: [CIDR("10.244.0.0/16")!, CIDR("fd00:10:244::/56")!], zone: "zone-a")
+
+    static func snapshot() throws -> ClusterSnapshot {
+        let load = try ManifestLoader.load(directory: directory)
+        var state = ClusterState(nodeName: node.nodeName)
+        state.apply(load.events)
+        return state.snapshot
+    }
 }
