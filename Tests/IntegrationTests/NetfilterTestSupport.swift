@@ -76,6 +76,31 @@ final class ScratchNamespace: @unchecked Sendable {
         withoutExpiry(try exec(["nft", "list", "ruleset"]))
     }
 
+    /// ``ruleset()`` with each table's sets, maps and chains sorted by name: nft lists them in creation
+    /// order, which differs between a ruleset built up by partial syncs and one loaded at once. Rule order
+    /// inside a chain is kept; it matters.
+    func canonicalRuleset() throws -> String {
+        var output: [String] = []
+        var blocks: [[Substring]] = []
+        var block: [Substring]?
+        for line in try ruleset().split(separator: "\n") {
+            if var current = block {
+                current.append(line)
+                block = line == "\t}" ? nil : current
+                if line == "\t}" { blocks.append(current) }
+            } else if line.hasPrefix("\tchain ") || line.hasPrefix("\tset ") || line.hasPrefix("\tmap ") {
+                block = [line]
+            } else if line == "}" {
+                output += blocks.sorted { $0[0] < $1[0] }.map { $0.joined(separator: "\n") }
+                blocks = []
+                output.append("}")
+            } else {
+                output.append(String(line))
+            }
+        }
+        return output.joined(separator: "\n")
+    }
+
     private func withoutExpiry(_ text: String) -> String {
         text.replacingOccurrences(of: #" expires [0-9dhms]+"#, with: "", options: .regularExpression)
     }
