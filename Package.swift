@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "kproxy",
             dependencies: [
-                "KubeModel", "ClusterModel", "RuleSynth", "Daemon",
+                "KubeModel", "ClusterModel", "RuleSynth", "Daemon", "Netfilter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -79,7 +79,8 @@ let package = Package(
             name: "RuleSynthTests", dependencies: ["RuleSynth", "ClusterModel", "KubeModel"],
             exclude: ["Golden"], swiftSettings: strict),
         .testTarget(
-            name: "IntegrationTests", dependencies: ["RuleSynth", "ClusterModel", "KubeModel"], swiftSettings: strict),
+            name: "IntegrationTests", dependencies: ["RuleSynth", "ClusterModel", "KubeModel", "Netfilter"],
+            swiftSettings: strict),
         // ClusterDNS
         .target(
             name: "ClusterDNS",
@@ -97,5 +98,15 @@ let package = Package(
             dependencies: ["ClusterDNS", "KubeModel", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
+        // Netfilter
+        .systemLibrary(
+            name: "CNetfilter", pkgConfig: "libnftnl libmnl", providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
+        .target(name: "CNetfilterShims", dependencies: ["CNetfilter"]),
+        .target(
+            name: "Netfilter", dependencies: ["CNetfilter", "CNetfilterShims", "KubeModel", "RuleSynth"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "NetfilterTests", dependencies: ["Netfilter", "CNetfilter", "RuleSynth", "KubeModel"],
+            swiftSettings: strict),
     ]
 )
