@@ -3,6 +3,7 @@ import Daemon
 import Foundation
 import Logging
 import NIOPosix
+import Netfilter
 import ServiceLifecycle
 
 struct Run: AsyncParsableCommand {
@@ -25,6 +26,9 @@ struct Run: AsyncParsableCommand {
 
     @Flag(name: .customLong("dry-run"), help: "Print each transaction instead of programming the kernel.")
     var dryRun = false
+
+    @Option(help: "Program the nftables of this network namespace (a name under /run/netns, or a path).")
+    var netns: String?
 
     @Option(name: .customLong("healthz-bind-address"), help: "Overrides healthzBindAddress (HOST:PORT; empty disables).")
     var healthzBindAddress: String?
@@ -55,7 +59,11 @@ struct Run: AsyncParsableCommand {
         if dryRun {
             sink = PrintingSink()
         } else {
-            throw ValidationError("programming the kernel needs the Netfilter backend; use --dry-run")
+            do {
+                sink = NetfilterSink(client: try NetfilterClient(netns: netns))
+            } catch {
+                throw ValidationError("cannot open the netfilter socket: \(error.description)")
+            }
         }
         let backend = RulesBackend(configuration: configuration, sink: sink, logger: logger)
         let loop = SyncLoop(
