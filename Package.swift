@@ -72,12 +72,13 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "HashTreeCollections", package: "swift-collections"),
             ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "ClusterDNSTests",
-            dependencies: ["ClusterDNS", "KubeModel", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["ClusterDNS", "KubeModel", "ClusterModel", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
     ]
