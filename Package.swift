@@ -52,6 +52,8 @@ let package = Package(
             dependencies: [
                 "KubeModel", "ClusterModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ClusterDNS", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
