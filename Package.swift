@@ -60,6 +60,7 @@ let package = Package(
             dependencies: [
                 "KubeModel", "ClusterModel", "RuleSynth", "Daemon", "Netfilter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ClusterDNS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -90,12 +91,13 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "HashTreeCollections", package: "swift-collections"),
             ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "ClusterDNSTests",
-            dependencies: ["ClusterDNS", "KubeModel", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["ClusterDNS", "KubeModel", "ClusterModel", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
         // Netfilter
