@@ -43,7 +43,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "KubeModel", "ClusterModel", "RuleSynth", "Netfilter",
+                "KubeModel", "ClusterModel", "RuleSynth", "Netfilter", "ClusterDNS",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

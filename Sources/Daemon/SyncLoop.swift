@@ -32,7 +32,8 @@ public protocol ProxyBackend: Sendable {
 /// The DNS side gets every change set as it arrives, without waiting for the rules' rate limit: answers
 /// are cheap to update and a client that just created a Service expects its name at once.
 public actor SyncLoop: ServiceLifecycle.Service {
-    public typealias ModelObserver = @Sendable (ClusterSnapshot, ChangeSet) async -> Void
+    /// Sees every change set with whether the sources have synced: DNS answers SERVFAIL until then.
+    public typealias ModelObserver = @Sendable (ClusterSnapshot, ChangeSet, _ synced: Bool) async -> Void
 
     private let updates: AsyncStream<SourceUpdate>
     private let backend: any ProxyBackend
@@ -89,6 +90,7 @@ public actor SyncLoop: ServiceLifecycle.Service {
         let now = ContinuousClock.now
         state.apply(update.events)
         let changes = state.takeChanges()
+        let becameSynced = update.synced && !policy.sourcesSynced
         if update.synced { policy.sourcesDidSync() }
         if !changes.isEmpty {
             pendingChanges.formUnion(changes)
@@ -97,7 +99,9 @@ public actor SyncLoop: ServiceLifecycle.Service {
             metrics.endpointChanges.increment(by: Int64(changes.servicePorts.count))
             if changes.nodeChanged { policy.nodeChanged(at: now) } else { policy.changeArrived(at: now) }
             if policy.sourcesSynced { health.queued(at: now) }
-            if let observer { await observer(state.snapshot, changes) }
+        }
+        if let observer, !changes.isEmpty || becameSynced {
+            await observer(state.snapshot, changes, policy.sourcesSynced)
         }
         wake()
     }

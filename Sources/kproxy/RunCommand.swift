@@ -36,6 +36,12 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("metrics-bind-address"), help: "Overrides metricsBindAddress (HOST:PORT; empty disables).")
     var metricsBindAddress: String?
 
+    @Option(name: .customLong("dns-listen"), help: "Overrides dns.listen (IP:PORT; repeat for more; empty disables DNS).")
+    var dnsListen: [String] = []
+
+    @Flag(help: "Log every DNS query with its client, name, type and rcode.")
+    var logQueries = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -66,16 +72,26 @@ struct Run: AsyncParsableCommand {
             }
         }
         let backend = RulesBackend(configuration: configuration, sink: sink, logger: logger)
+        let dns: ClusterDNSService?
+        do {
+            dns = configuration.dns.listen.isEmpty
+                ? nil : try ClusterDNSService(configuration: configuration, logQueries: logQueries, logger: logger)
+        } catch {
+            throw ValidationError(error.description)
+        }
         let loop = SyncLoop(
             nodeName: nodeName, updates: source.updates(), backend: backend,
             minSyncPeriod: configuration.minSyncPeriod, syncPeriod: configuration.syncPeriod,
-            healthTimeout: configuration.healthTimeout, logger: logger)
+            healthTimeout: configuration.healthTimeout, logger: logger,
+            observer: dns.map { dns in
+                { @Sendable snapshot, changes, synced in dns.observe(snapshot, changes: changes, synced: synced) }
+            })
         let status = StatusEndpoints(
             healthz: configuration.healthzBindAddress, metrics: configuration.metricsBindAddress,
             health: loop.health, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         logger.info("starting", metadata: ["node": "\(nodeName)", "dryRun": "\(dryRun)", "manifests": "\(manifests)"])
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: status), .init(service: loop)],
+            services: [.init(service: status)] + (dns.map { [.init(service: $0)] } ?? []) + [.init(service: loop)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("stopped; the programmed rules stay in place until `kproxy cleanup`")
@@ -95,6 +111,12 @@ struct Run: AsyncParsableCommand {
         }
         if let metricsBindAddress {
             configuration.metricsBindAddress = try Self.hostPort(metricsBindAddress, flag: "--metrics-bind-address")
+        }
+        if !dnsListen.isEmpty {
+            configuration.dns.listen = try dnsListen.filter { !$0.isEmpty }.map { text in
+                guard let address = HostPort(text) else { throw ValidationError("--dns-listen: \(text) is not IP:PORT") }
+                return address
+            }
         }
         return configuration
     }

@@ -117,7 +117,9 @@ struct DaemonRunTests {
         defer { try? FileManager.default.removeItem(at: manifests) }
         let healthz = try freeLoopbackPort()
         let metrics = try freeLoopbackPort()
+        let dns = try freeLoopbackPort()
         let arguments = [
+            "--dns-listen", "127.0.0.1:\(dns)",
             "--config", Self.demoConfig.path, "--manifests", manifests.path, "--netns", namespace.name,
             "--healthz-bind-address", "127.0.0.1:\(healthz)", "--metrics-bind-address", "127.0.0.1:\(metrics)",
         ]
@@ -136,6 +138,8 @@ struct DaemonRunTests {
         try newService("added", ip: "10.96.200.1").write(
             to: manifests.appendingPathComponent("99-added.yaml"), atomically: true, encoding: .utf8)
         #expect(waitUntil(seconds: 2.5) { listing().contains("10.96.200.1") }, "the new Service reached the kernel")
+        let answer = try run(["dig", "+short", "@127.0.0.1", "-p", "\(dns)", "added.demo.svc.cluster.local"])
+        #expect(answer == "10.96.200.1\n", "DNS answers the new Service from the same model")
 
         let health = try run(["curl", "-s", "-w", "\n%{http_code}", "http://127.0.0.1:\(healthz)/healthz"])
         #expect(health.hasSuffix("\n200"), "healthz: \(health)")
