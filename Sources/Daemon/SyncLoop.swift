@@ -53,7 +53,7 @@ public actor SyncLoop: ServiceLifecycle.Service {
 
     public init(
         nodeName: String, updates: AsyncStream<SourceUpdate>, backend: any ProxyBackend,
-        minSyncPeriod: Duration, syncPeriod: Duration, healthTimeout: Duration,
+        minSyncPeriod: Duration, syncPeriod: Duration, health: HealthMonitor,
         metrics: ProxyMetrics = ProxyMetrics(), logger: Logger, observer: ModelObserver? = nil
     ) {
         self.updates = updates
@@ -63,7 +63,7 @@ public actor SyncLoop: ServiceLifecycle.Service {
         self.logger = logger
         state = ClusterState(nodeName: nodeName)
         policy = SyncPolicy(minSyncPeriod: minSyncPeriod, syncPeriod: syncPeriod)
-        health = HealthMonitor(timeout: healthTimeout)
+        self.health = health
     }
 
     public var snapshot: ClusterSnapshot { state.snapshot }

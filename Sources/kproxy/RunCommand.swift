@@ -2,9 +2,7 @@ import ArgumentParser
 import Daemon
 import Foundation
 import Logging
-import NIOPosix
 import Netfilter
-import ServiceLifecycle
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -58,8 +56,6 @@ struct Run: AsyncParsableCommand {
         guard let manifests else {
             throw ValidationError("say where the cluster comes from: --manifests DIR")
         }
-        _ = MetricsExport.registry
-
         let source = ManifestSource(directory: manifests, logger: logger)
         let sink: any TransactionSink
         if dryRun {
@@ -71,29 +67,16 @@ struct Run: AsyncParsableCommand {
                 throw ValidationError("cannot open the netfilter socket: \(error.description)")
             }
         }
-        let backend = RulesBackend(configuration: configuration, sink: sink, logger: logger)
-        let dns: ClusterDNSService?
+        var daemon = NodeDaemon(
+            configuration: configuration, nodeName: nodeName, sink: sink, serveHealthCheckNodePorts: !dryRun,
+            logger: logger)
+        daemon.logQueries = logQueries
+        logger.info("starting", metadata: ["node": "\(nodeName)", "dryRun": "\(dryRun)", "manifests": "\(manifests)"])
         do {
-            dns = configuration.dns.listen.isEmpty
-                ? nil : try ClusterDNSService(configuration: configuration, logQueries: logQueries, logger: logger)
-        } catch {
+            try await daemon.run(updates: source.updates())
+        } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
-        let loop = SyncLoop(
-            nodeName: nodeName, updates: source.updates(), backend: backend,
-            minSyncPeriod: configuration.minSyncPeriod, syncPeriod: configuration.syncPeriod,
-            healthTimeout: configuration.healthTimeout, logger: logger,
-            observer: dns.map { dns in
-                { @Sendable snapshot, changes, synced in dns.observe(snapshot, changes: changes, synced: synced) }
-            })
-        let status = StatusEndpoints(
-            healthz: configuration.healthzBindAddress, metrics: configuration.metricsBindAddress,
-            health: loop.health, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
-        logger.info("starting", metadata: ["node": "\(nodeName)", "dryRun": "\(dryRun)", "manifests": "\(manifests)"])
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: status)] + (dns.map { [.init(service: $0)] } ?? []) + [.init(service: loop)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
         logger.info("stopped; the programmed rules stay in place until `kproxy cleanup`")
     }
 

@@ -37,7 +37,7 @@ struct HealthMonitorTests {
         let (updates, continuation) = AsyncStream<SourceUpdate>.makeStream()
         let loop = SyncLoop(
             nodeName: "node-a", updates: updates, backend: backend, minSyncPeriod: .milliseconds(10),
-            syncPeriod: .seconds(30), healthTimeout: .seconds(60), logger: Logger(label: "test"))
+            syncPeriod: .seconds(30), health: HealthMonitor(timeout: .seconds(60)), logger: Logger(label: "test"))
         let task = Task { try await loop.run() }
         defer { task.cancel() }
         continuation.yield(SourceUpdate(events: [SyncLoopTests.service("a", ip: "10.96.0.1")], synced: true))

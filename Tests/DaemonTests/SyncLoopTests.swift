@@ -54,7 +54,7 @@ struct SyncLoopTests {
         let (updates, continuation) = AsyncStream<SourceUpdate>.makeStream()
         let loop = SyncLoop(
             nodeName: "node-a", updates: updates, backend: backend, minSyncPeriod: .milliseconds(50),
-            syncPeriod: .seconds(30), healthTimeout: .seconds(60), logger: Logger(label: "test"))
+            syncPeriod: .seconds(30), health: HealthMonitor(timeout: .seconds(60)), logger: Logger(label: "test"))
         let task = Task { try await loop.run() }
         return (loop, continuation, task)
     }
