@@ -19,7 +19,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Read the cluster from this directory of YAML/JSON manifests instead of the API server.")
     var manifests: String?
 
-    @Option(help: "The node kproxy runs on (default: hostnameOverride, then $NODE_NAME, then the hostname).")
+    @Option(
+        name: [.customLong("node"), .customLong("hostname-override")],
+        help: "The node kproxy runs on (default: hostnameOverride, then $NODE_NAME, then the hostname).")
     var node: String?
 
     @Flag(name: .customLong("dry-run"), help: "Print each transaction instead of programming the kernel.")
