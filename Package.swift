@@ -56,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "kproxy",
             dependencies: [
-                "KubeModel", "ClusterModel", "Netfilter",
+                "KubeModel", "ClusterModel", "RuleSynth", "Daemon", "Netfilter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
