@@ -80,7 +80,7 @@ let package = Package(
             name: "RuleSynthTests", dependencies: ["RuleSynth", "ClusterModel", "KubeModel"],
             exclude: ["Golden"], swiftSettings: strict),
         .testTarget(
-            name: "IntegrationTests", dependencies: ["RuleSynth", "ClusterModel", "KubeModel", "Netfilter"],
+            name: "IntegrationTests", dependencies: ["RuleSynth", "ClusterModel", "KubeModel", "Netfilter", "Daemon"],
             swiftSettings: strict),
         // ClusterDNS
         .target(

@@ -115,35 +115,7 @@ public final class NetfilterClient: Sendable {
                 }
             }
             try sent.get()
-            var replies: [[UInt8]] = []
-            var done = false
-            let slot = 1 << 17
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: slot, alignment: 8)
-            defer { buffer.deallocate() }
-            while !done {
-                let lengths = try socket.receive(into: buffer, slot: slot, timeoutSeconds: 30)
-                if lengths.isEmpty {
-                    throw .system(call: "recvmmsg", errno: ETIMEDOUT, context: "waiting for an nftables reply")
-                }
-                let datagram = UnsafeRawBufferPointer(start: buffer.baseAddress!, count: lengths[0])
-                try forEachMessage(in: datagram) { header throws(NetfilterError) in
-                    guard header.pointee.nlmsg_seq == seq else { return }
-                    switch Int32(header.pointee.nlmsg_type) {
-                    case NLMSG_DONE:
-                        done = true
-                    case NLMSG_ERROR:
-                        let reply = Acknowledgement(header)
-                        done = true
-                        if reply.code != 0 {
-                            throw .rejected([.init(operation: "get", errno: reply.code, message: reply.text)])
-                        }
-                    default:
-                        replies.append(
-                            [UInt8](UnsafeRawBufferPointer(start: header, count: Int(header.pointee.nlmsg_len))))
-                    }
-                }
-            }
-            return replies
+            return try socket.replies(to: seq)
         }
     }
 }

@@ -139,6 +139,41 @@ struct NetlinkSocket: ~Copyable {
     }
 }
 
+extension NetlinkSocket {
+    /// Collects the replies to request `sequence`, copied out, until `NLMSG_DONE` or its acknowledgement;
+    /// an error reply throws ``NetfilterError/rejected(_:)`` with `operation` as the object.
+    func replies(to sequence: UInt32, operation: String = "get") throws(NetfilterError) -> [[UInt8]] {
+        var replies: [[UInt8]] = []
+        var done = false
+        let slot = 1 << 17
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: slot, alignment: 8)
+        defer { buffer.deallocate() }
+        while !done {
+            let lengths = try receive(into: buffer, slot: slot, timeoutSeconds: 30)
+            if lengths.isEmpty {
+                throw .system(call: "recvmmsg", errno: ETIMEDOUT, context: "waiting for a netlink reply")
+            }
+            let datagram = UnsafeRawBufferPointer(start: buffer.baseAddress!, count: lengths[0])
+            try forEachMessage(in: datagram) { header throws(NetfilterError) in
+                guard header.pointee.nlmsg_seq == sequence else { return }
+                switch Int32(header.pointee.nlmsg_type) {
+                case NLMSG_DONE:
+                    done = true
+                case NLMSG_ERROR:
+                    let reply = Acknowledgement(header)
+                    done = true
+                    if reply.code != 0 {
+                        throw .rejected([.init(operation: operation, errno: reply.code, message: reply.text)])
+                    }
+                default:
+                    replies.append([UInt8](UnsafeRawBufferPointer(start: header, count: Int(header.pointee.nlmsg_len))))
+                }
+            }
+        }
+        return replies
+    }
+}
+
 /// Walks the netlink messages in one datagram.
 func forEachMessage(
     in datagram: UnsafeRawBufferPointer, _ body: (UnsafePointer<nlmsghdr>) throws(NetfilterError) -> Void

@@ -3,6 +3,7 @@ import ClusterModel
 import Daemon
 import Foundation
 import KubeModel
+import Netfilter
 import RuleSynth
 
 struct Rules: ParsableCommand {
@@ -31,12 +32,25 @@ struct Rules: ParsableCommand {
     @Option(help: "Trace a packet: \"PROTO SRC[:PORT] -> DST:PORT [from IFACE]\". May be repeated.")
     var trace: [String] = []
 
+    @Flag(help: "Program these rules into the kernel over netlink (one atomic batch) instead of printing them.")
+    var apply = false
+
+    @Option(help: "With --apply: program this network namespace (a name under /run/netns, or a path).")
+    var netns: String?
+
     /// The ruleset for one manifest directory, with what produced it.
     struct Plan {
         var snapshot: ClusterSnapshot
         var node: NodeConfig
         var ruleset: Ruleset
         var hadErrors: Bool
+    }
+
+    func validate() throws {
+        if netns != nil, !apply { throw ValidationError("--netns only applies with --apply") }
+        if apply, diffFrom != nil || !trace.isEmpty {
+            throw ValidationError("--apply programs the full ruleset; it does not combine with --diff-from or --trace")
+        }
     }
 
     func run() throws {
@@ -54,7 +68,9 @@ struct Rules: ParsableCommand {
         let target = try plan(manifests, nodeName: nodeName, configuration: configuration)
         var failed = target.hadErrors
 
-        if !trace.isEmpty {
+        if apply {
+            try program(target.ruleset)
+        } else if !trace.isEmpty {
             try printTraces(target)
         } else if let diffFrom {
             let source = try plan(diffFrom, nodeName: nodeName, configuration: configuration)
@@ -85,6 +101,21 @@ struct Rules: ParsableCommand {
         let node = configuration.nodeConfig(nodeName: nodeName, node: snapshot.localNode)
         return Plan(
             snapshot: snapshot, node: node, ruleset: synthesize(snapshot, node: node), hadErrors: !load.errors.isEmpty)
+    }
+
+    /// Replaces kproxy's tables with `ruleset` in one batch: the full sync the daemon does at start-up, so
+    /// the kernel holds exactly what the dry run prints.
+    func program(_ ruleset: Ruleset) throws {
+        let transaction = SyncPlanner.fullSync(ruleset)
+        do {
+            try NetfilterClient(netns: netns).apply(transaction)
+        } catch {
+            throw ValidationError("programming the rules failed: \(error.description)")
+        }
+        let chains = ruleset.tables.reduce(0) { $0 + $1.chains.count }
+        let sets = ruleset.tables.reduce(0) { $0 + $1.sets.count }
+        print("programmed \(ruleset.tables.count) tables, \(chains) chains, \(sets) sets and maps in one batch "
+            + "of \(transaction.operations.count) operations\(netns.map { " in netns \($0)" } ?? "")")
     }
 
     func printTraces(_ plan: Plan) throws {

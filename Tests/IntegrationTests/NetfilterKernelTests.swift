@@ -88,8 +88,7 @@ struct NetfilterKernelTests {
         try client.apply(Transaction([.addTable(.ip6, "kproxy", comment: nil)]))
         #expect(try namespace.ruleset() != othersListed)
 
-        let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/kproxy").path
+        let binary = kproxyBinary
         if FileManager.default.isExecutableFile(atPath: binary) {
             let output = try run([binary, "cleanup", "--netns", namespace.name])
             #expect(output.contains("deleted table ip kproxy, table ip6 kproxy"))
@@ -98,5 +97,20 @@ struct NetfilterKernelTests {
         }
         #expect(try namespace.ruleset() == othersListed)
         #expect(try client.deleteTables(named: "kproxy") == [])
+    }
+
+    /// `kproxy rules --apply` programs exactly what `kproxy rules` prints.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: kproxyBinary), "needs .build/debug/kproxy"))
+    func rulesApplyProgramsWhatTheDryRunPrints() throws {
+        let viaApply = try ScratchNamespace()
+        let viaNft = try ScratchNamespace()
+        let arguments = [
+            kproxyBinary, "rules", "--manifests", DemoCluster.directory, "--config", DemoCluster.configFile,
+        ]
+        let output = try run(arguments + ["--apply", "--netns", viaApply.name])
+        #expect(output.hasPrefix("programmed 2 tables"))
+        try viaNft.nftLoad(try run(arguments))
+        let (actual, expected) = (try viaApply.ruleset(), try viaNft.ruleset())
+        #expect(actual == expected, "\(lineDifference(actual, expected))")
     }
 }

@@ -140,10 +140,16 @@ func lineDifference(_ actual: String, _ expected: String) -> String {
     }.joined(separator: "\n")
 }
 
+/// The kproxy executable `swift build` leaves next to the tests.
+let kproxyBinary = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("../../.build/debug/kproxy").standardized.path
+
 /// The demo cluster (`deploy/examples/demo-cluster`) as node-a sees it, with node-a's addresses.
 enum DemoCluster {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../deploy/examples/demo-cluster").standardized.path
+    static let configFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../deploy/examples/demo-config.yaml").standardized.path
 
     static let node = NodeConfig(
         nodeName: "node-a", nodeIPs: [IPAddress("10.0.0.11")!, IPAddress("fd00::11")!],

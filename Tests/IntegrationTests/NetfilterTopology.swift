@@ -131,11 +131,14 @@ final class TrafficTopology: @unchecked Sendable {
         return (answers, seconds)
     }
 
-    /// Sends one UDP datagram and returns the answer, or nil after `timeout`.
-    func udp(_ address: String, port: Int, payload: String, from namespace: ScratchNamespace) throws -> String? {
+    /// Sends one UDP datagram (from `sourcePort`, or any) and returns the answer, or nil after a second.
+    func udp(
+        _ address: String, port: Int, payload: String, from namespace: ScratchNamespace, sourcePort: Int = 0
+    ) throws -> String? {
         let script = """
             import socket, sys
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("0.0.0.0", int(sys.argv[4])))
             s.settimeout(1)
             s.sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))
             try:
@@ -143,7 +146,7 @@ final class TrafficTopology: @unchecked Sendable {
             except socket.timeout:
                 print("")
             """
-        let answer = try namespace.exec(["python3", "-c", script, address, String(port), payload])
+        let answer = try namespace.exec(["python3", "-c", script, address, String(port), payload, String(sourcePort)])
             .trimmingCharacters(in: .whitespacesAndNewlines)
         return answer.isEmpty ? nil : answer
     }
