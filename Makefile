@@ -34,7 +34,7 @@ apiserver: deps
 test: deps apiserver
 	python3 deploy/check.py
 	$(SWIFT) build --build-tests
-	$(SWIFT) test
+	$(SWIFT) test --no-parallel
 
 bench: deps
 	$(SWIFT) package --package-path bench benchmark
