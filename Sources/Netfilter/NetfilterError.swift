@@ -28,10 +28,15 @@ public enum NetfilterError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    static let rejectionsShown = 5
+
     public var description: String {
         switch self {
         case .rejected(let rejections):
-            return rejections.map(\.description).joined(separator: "; ")
+            // A refused table refuses every message under it: name the first few, count the rest.
+            let shown = rejections.prefix(Self.rejectionsShown).map(\.description).joined(separator: "; ")
+            let hidden = rejections.count - Self.rejectionsShown
+            return hidden > 0 ? shown + "; and \(hidden) more" : shown
         case .system(let call, let errno, let context):
             return "\(context): \(call): \(errnoDescription(errno))"
         case .invalid(let reason):

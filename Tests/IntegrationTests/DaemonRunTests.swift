@@ -167,6 +167,44 @@ struct DaemonRunTests {
         #expect(!listing().contains("kproxy"))
     }
 
+    /// Another program owning `ip kproxy` (nft's `flags owner`) makes every batch fail with EPERM: the
+    /// kernel keeps refusing, healthz must say so, and kproxy must recover once the owner goes away.
+    @Test func healthzFailsWhileTheKernelRefusesAndRecoversAfter() throws {
+        let namespace = try ScratchNamespace("own")
+        let owner = Process()
+        owner.executableURL = URL(fileURLWithPath: "/bin/sh")
+        owner.arguments = ["-c", "(echo 'add table ip kproxy { flags owner ; }'; sleep 60) | ip netns exec \(namespace.name) nft -i"]
+        owner.standardOutput = FileHandle.nullDevice
+        try owner.run()
+        /// nft runs inside the namespace (kproxy only holds a socket there), so killing its processes ends the owner.
+        let killOwner = { _ = try? run(["sh", "-c", "ip netns pids \(namespace.name) | xargs -r kill -KILL"]) }
+        defer { killOwner() }
+        #expect(waitUntil(seconds: 5) { ((try? namespace.ruleset()) ?? "").contains("table ip kproxy") })
+
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("kproxy-fast-\(UUID().uuidString).yaml")
+        try String(contentsOf: Self.demoConfig, encoding: .utf8).replacingOccurrences(of: "syncPeriod: 30s", with: "syncPeriod: 1s")
+            .write(to: config, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: config) }
+        let healthz = try freeLoopbackPort()
+        let metrics = try freeLoopbackPort()
+        let daemon = try DaemonProcess([
+            "--config", config.path, "--manifests", Self.demo.path, "--netns", namespace.name, "--dns-listen", "",
+            "--healthz-bind-address", "127.0.0.1:\(healthz)", "--metrics-bind-address", "127.0.0.1:\(metrics)",
+        ])
+        let status = { (try? run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(healthz)/healthz"])) ?? "" }
+        #expect(waitUntil(seconds: 6) { status() == "503" }, "healthz reports the failing syncs\n\(daemon.output)")
+        let scrape = try run(["curl", "-s", "http://127.0.0.1:\(metrics)/metrics"])
+        #expect(scrape.contains("kproxy_sync_proxy_rules_nftables_sync_failures_total"))
+        #expect(daemon.output.contains("Operation not permitted"), "the kernel's refusal is logged")
+
+        // The owner exits, its table goes with it, and the next (full) sync succeeds.
+        killOwner()
+        owner.terminate()
+        #expect(waitUntil(seconds: 6) { status() == "200" }, "healthz recovers\n\(daemon.output)")
+        #expect(((try? namespace.ruleset()) ?? "").contains("10.96.100.10"))
+        daemon.terminate()
+    }
+
     @Test func aBrokenConfigNamesTheFieldAndExitsNonZero() throws {
         let config = FileManager.default.temporaryDirectory.appendingPathComponent("kproxy-bad-\(UUID().uuidString).yaml")
         try "kind: KubeProxyConfiguration\nnftables: {minSyncPeriod: soon}\n".write(to: config, atomically: true, encoding: .utf8)
