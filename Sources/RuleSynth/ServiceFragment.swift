@@ -55,9 +55,12 @@ extension ServiceFragment {
         let usesExternalChain = hasEndpoints && info.isExternallyAccessible
         // No endpoints anywhere: reject. Endpoints, but none here under a Local policy: drop.
         let noEndpointVerdict: Verdict = hasEndpoints ? .drop : .goto(BaseLayout.rejectChain)
-        let comment = "\(name.service.namespace)/\(name.service.name)" + (name.port.isEmpty ? "" : ":\(name.port)")
+        let comment = ChainNames.sanitized(
+            "\(name.service.namespace)/\(name.service.name)" + (name.port.isEmpty ? "" : ":\(name.port)"),
+            extra: UInt8(ascii: ":"))
         let port = ElementValue.port(info.port)
-        let affinityTimeout = info.sessionAffinityTimeout.map { UInt32(clamping: max(1, $0)) }
+        // The API server caps the timeout at one day; a hand-written manifest cannot ask for more.
+        let affinityTimeout = info.sessionAffinityTimeout.map { UInt32(min(86400, max(1, $0))) }
 
         func add(_ set: String, _ key: [ElementValue], _ data: ElementData?, comment: String? = nil) {
             elements[ElementSlot(family: family, set: set, key: key)] = SetElement(key: key, data: data, comment: comment)
