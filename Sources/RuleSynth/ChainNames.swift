@@ -39,10 +39,6 @@ enum ChainNames {
             "\(port.service.namespace)/\(port.service.name)/\(port.protocol.nftName)/\(port.port)__\(ip)/\(endpoint.port)")
     }
 
-    static func cluster(_ port: ServicePortName) -> String { "service-" + serviceBase(port) }
-    static func local(_ port: ServicePortName) -> String { "local-" + serviceBase(port) }
-    static func external(_ port: ServicePortName) -> String { "external-" + serviceBase(port) }
-    static func firewall(_ port: ServicePortName) -> String { "firewall-" + serviceBase(port) }
     static func affinity(_ port: ServicePortName, _ endpoint: ServiceEndpoint) -> String {
         "affinity-" + endpointBase(port, endpoint)
     }

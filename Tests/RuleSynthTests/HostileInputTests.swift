@@ -19,7 +19,7 @@ struct HostileInputTests {
     func manyEndpoints() throws {
         let endpoints = (0..<65536).map { ServiceEndpoint(address: .v4(0x0A00_0000 + UInt32($0)), port: 8080) }
         let ruleset = F.ruleset([(F.port("ns", "huge", clusterIPs: ["172.30.0.1"]), endpoints)])
-        let chain = try #require(ruleset.table(.ip)?.chains[ChainNames.cluster(ServicePortName(namespace: "ns", name: "huge", port: "p80", protocol: .tcp))])
+        let chain = try #require(ruleset.table(.ip)?.chains[ServiceFragment.Names(ServicePortName(namespace: "ns", name: "huge", port: "p80", protocol: .tcp)).cluster])
         #expect(chain.rules.count == 65536)
         #expect(ruleset.table(.ip)?.sets["hairpin-connections"]?.elements.count == 65536)
         let text = ruleset.render()
@@ -76,10 +76,10 @@ struct HostileInputTests {
         let both = synthesizer.ruleset
         let serviceIPs = try #require(both.table(.ip)?.sets["service-ips"])
         #expect(serviceIPs.elements.count == 1)
-        #expect(serviceIPs.elements.first?.data == .verdict(.goto(ChainNames.cluster(a.name))))
+        #expect(serviceIPs.elements.first?.data == .verdict(.goto(ServiceFragment.Names(a.name).cluster)))
         try Self.expectValid(both)
         synthesizer.remove(a.name)
-        #expect(synthesizer.ruleset.table(.ip)?.sets["service-ips"]?.elements.first?.data == .verdict(.goto(ChainNames.cluster(b.name))))
+        #expect(synthesizer.ruleset.table(.ip)?.sets["service-ips"]?.elements.first?.data == .verdict(.goto(ServiceFragment.Names(b.name).cluster)))
         #expect(synthesizer.ruleset == F.ruleset([(b, [F.ep("10.1.0.2")])]))
     }
 
