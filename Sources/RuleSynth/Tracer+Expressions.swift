@@ -127,7 +127,8 @@ struct RuleContext {
             guard length > 0, end <= header.count else {
                 throw unsupported(
                     "payload load of \(length) bytes at offset \(offset) runs past the \(header.count)-byte "
-                        + "\(base) header the tracer models")
+                        + "\(base) header the tracer models"
+                )
             }
             try store(dest, Array(header[start..<end]), into: &run.registers)
         case .meta(let key, let dest):
@@ -242,7 +243,11 @@ struct RuleContext {
     }
 
     func lookup(
-        _ name: String, source: Register, dest: Register?, invert: Bool, _ run: inout Run
+        _ name: String,
+        source: Register,
+        dest: Register?,
+        invert: Bool,
+        _ run: inout Run
     ) throws(TracerError) -> Effect {
         let compiled = machine.tracer.tables[table]
         guard let set = compiled.sets[name] else {
@@ -324,7 +329,14 @@ struct RuleContext {
         case .add, .update:
             if run.state.dynamic[slot, default: []].insert(key).inserted {
                 run.state.learned.append(
-                    Tracer.LearnedElement(family: compiled.family, table: compiled.name, set: name, key: key, text: text))
+                    Tracer.LearnedElement(
+                        family: compiled.family,
+                        table: compiled.name,
+                        set: name,
+                        key: key,
+                        text: text
+                    )
+                )
             }
             run.notes.append("\(op == .add ? "add" : "update") @\(name) { \(text) }")
         case .delete:
