@@ -94,6 +94,13 @@ extension ServiceFragment {
                 add(BaseLayout.noEndpointNodePorts, key, .verdict(noEndpointVerdict), comment: comment)
             }
         }
+        var chains: [Chain] = []
+        // Source ranges apply even with no endpoints: a disallowed source is dropped, not rejected.
+        if usesFirewall {
+            chains.append(
+                firewall(firewallChain, family: family, node: node, ranges: sourceRanges, loadBalancerIPs: loadBalancerIPs))
+        }
+        defer { self.chains[family] = chains }
         guard hasEndpoints else { return }
 
         for endpoint in categories.allReachable {
@@ -101,7 +108,6 @@ extension ServiceFragment {
                 BaseLayout.hairpin,
                 [.address(endpoint.address), .address(endpoint.address), .proto(proto), .port(endpoint.port)], nil)
         }
-        var chains: [Chain] = []
         if let affinityTimeout {
             sets[family] = categories.allReachable.map {
                 NamedSet(
@@ -120,10 +126,6 @@ extension ServiceFragment {
                 externalChain, family: family, node: node, clusterTarget: usesClusterChain ? clusterChain : nil,
                 policyTarget: externalTarget))
         }
-        if usesFirewall {
-            chains.append(firewall(firewallChain, family: family, node: node, ranges: sourceRanges, loadBalancerIPs: loadBalancerIPs))
-        }
-        self.chains[family] = chains
     }
 
     /// Picks an endpoint with an iptables-style probability cascade: rule *i* of *n* fires with

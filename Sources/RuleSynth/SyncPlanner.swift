@@ -153,6 +153,16 @@ public struct SyncPlanner: Hashable, Sendable {
             }
             filled.append(chain)
         }
+        // A set is re-created when its declaration changed (an affinity timeout): every chain using it must
+        // let go first, even one whose rules read the same. Rare, so a scan of the table is fine here.
+        if !recreated.isEmpty {
+            let refilled = Set(filled.map(\.name))
+            for chain in new.chains.values.sorted(by: { $0.name < $1.name })
+            where !refilled.contains(chain.name) && chain.references(recreated) {
+                operations.append(.flushChain(family, table: table, chain: chain.name))
+                filled.append(chain)
+            }
+        }
         // 2. Chains nothing wants any more are emptied now and deleted in a later sync.
         for chain in removedChains where new.chains[chain.name] == nil {
             operations.append(.flushChain(family, table: table, chain: chain.name))
@@ -207,6 +217,17 @@ public struct SyncPlan: Hashable, Sendable {
 }
 
 extension Chain {
+    func references(_ sets: Set<String>) -> Bool {
+        rules.contains { rule in
+            rule.expressions.contains { expression in
+                switch expression {
+                case .lookup(let set, _, _, _), .dynset(_, let set, _, _): return sets.contains(set)
+                default: return false
+                }
+            }
+        }
+    }
+
     /// The chain without its rules, as `add chain` declares it.
     var declaration: Chain { Chain(name: name, base: base, rules: [], comment: comment) }
 }
