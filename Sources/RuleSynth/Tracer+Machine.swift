@@ -166,7 +166,10 @@ struct Machine {
                     ? hookBases[entry.state.baseIndex].chain.base : nil
             )
             var successors: [Entry] = []
-            for run in try context.run(rule, state: entry.state) {
+            let runs = try context.run(rule, state: entry.state)
+            evaluations += max(0, runs.count - 1)
+            if evaluations > tracer.evaluationLimit { throw .tooManyBranches(limit: tracer.evaluationLimit) }
+            for run in runs {
                 var successor = Entry(
                     state: run.state,
                     probability: entry.probability * run.weight,

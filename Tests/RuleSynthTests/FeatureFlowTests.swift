@@ -85,6 +85,22 @@ struct FeatureFlowTests {
         }
     }
 
+    /// A hostile snapshot in the spirit of the 65,536 endpoints behind one port (fewer here, to keep a
+    /// debug test run short): the trace lists every endpoint with an equal share, in time linear in their number.
+    @Test func thousandsOfEndpointsOnOnePort() throws {
+        var cluster = FlowCluster()
+        cluster.service("ns1", "big", clusterIPs: ["172.30.0.99"], ports: [ServicePort(name: "p80", port: 80)])
+        cluster.slice(
+            "ns1",
+            "big",
+            ports: [.init(name: "p80", port: 80)],
+            endpoints: (0..<8_192).map { endpoint(IPAddress.v4(0x0AB4_0000 + UInt32($0)).description) }
+        )
+        let trace = try cluster.tracer().trace(Self.packet("10.0.0.2", "172.30.0.99", 80))
+        #expect(trace.endpoints.count == 8_192)
+        #expect(trace.paths.allSatisfy { abs($0.probability - 1.0 / 8_192) < 1e-12 })
+    }
+
     @Test(arguments: [
         ("topology-mode Auto", nil as String?, "Auto" as String?, "10.180.0.1:80, 10.180.0.2:80"),
         ("PreferClose", "PreferClose", nil, "10.180.0.1:80, 10.180.0.2:80"),

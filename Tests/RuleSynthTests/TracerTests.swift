@@ -73,6 +73,37 @@ struct TracerTests {
         #expect(trace.paths.allSatisfy { $0.disposition == .forwarded })
     }
 
+    @Test func numgenFeedingAMapForksOncePerValue() throws {
+        let ruleset = Self.table(
+            [
+                Chain(
+                    name: "nat-prerouting",
+                    base: Self.prerouting,
+                    rules: [
+                        Rule([
+                            .numgen(.random, modulus: 3, offset: 0, dest: .r1),
+                            .lookup(set: "pick", source: .r1, dest: .verdict, invert: false),
+                        ])
+                    ]
+                ),
+                Chain(name: "ep0", rules: [Rule(Self.dnat("10.180.0.1", 80))]),
+                Chain(name: "ep1", rules: [Rule(Self.dnat("10.180.0.2", 80))]),
+                Chain(name: "ep2", rules: [Rule(Self.dnat("10.180.0.3", 80))]),
+            ],
+            sets: [
+                NamedSet(
+                    name: "pick",
+                    key: [.mark],
+                    data: [.verdict],
+                    elements: (0..<3).map { SetElement(key: [.mark(UInt32($0))], data: .verdict(.goto("ep\($0)"))) }
+                )
+            ]
+        )
+        let trace = try Tracer(ruleset: ruleset, localAddresses: []).trace(Self.packet("10.0.0.2", "172.30.0.1", 80))
+        #expect(trace.summary == "10.180.0.1:80, 10.180.0.2:80, 10.180.0.3:80")
+        #expect(trace.paths.allSatisfy { abs($0.probability - 1.0 / 3) < 1e-9 })
+    }
+
     @Test func verdictMapWithConcatenatedKeyAndIntervalSet() throws {
         let ruleset = Self.table(
             [
