@@ -13,6 +13,7 @@ public struct RuleSynthesizer: Sendable {
     public let node: NodeConfig
     public let families: [TableFamily]
     public private(set) var ruleset: Ruleset
+    private let tableIndex: [TableFamily: Int]
     private var fragments: TreeDictionary<ServicePortName, ServiceFragment> = [:]
     /// Every fragment's wish for each element slot. Slots can be wanted twice: a ClusterIP by each port of
     /// a Service, a hairpin entry by two Services sharing an endpoint, and (in a broken cluster) one
@@ -31,6 +32,9 @@ public struct RuleSynthesizer: Sendable {
         for cidr in node.clusterCIDRs { families.insert(TableFamily(cidr.family)) }
         self.families = families.isEmpty ? TableFamily.allCases : families.sorted()
         ruleset = Ruleset(tables: self.families.map { BaseLayout.table($0, node: node) })
+        var tableIndex: [TableFamily: Int] = [:]
+        for (index, table) in ruleset.tables.enumerated() { tableIndex[table.family] = index }
+        self.tableIndex = tableIndex
     }
 
     /// Brings the ruleset in line with the whole snapshot, reusing cached fragments whose input is unchanged.
@@ -104,27 +108,34 @@ public struct RuleSynthesizer: Sendable {
     }
 
     private mutating func claim(_ slot: ElementSlot, _ claim: Claim) {
-        var list = claims[slot] ?? []
-        let previous = list.first?.element
-        list.removeAll { $0.owner == claim.owner }
-        let position = list.firstIndex { claim.owner < $0.owner } ?? list.count
-        list.insert(claim, at: position)
-        claims[slot] = list
-        install(slot, previous: previous, next: list.first?.element)
+        let (previous, next) = claims.updateValue(forKey: slot) { list -> (SetElement?, SetElement?) in
+            guard var current = list else {
+                list = [claim]
+                return (nil, claim.element)
+            }
+            let previous = current.first?.element
+            current.removeAll { $0.owner == claim.owner }
+            let position = current.firstIndex { claim.owner < $0.owner } ?? current.count
+            current.insert(claim, at: position)
+            list = current
+            return (previous, current.first?.element)
+        }
+        install(slot, previous: previous, next: next)
     }
 
     private mutating func unclaim(_ slot: ElementSlot, owner: ServicePortName) {
-        guard var list = claims[slot] else { return }
-        let previous = list.first?.element
-        list.removeAll { $0.owner == owner }
-        claims[slot] = list.isEmpty ? nil : list
-        install(slot, previous: previous, next: list.first?.element)
+        let (previous, next) = claims.updateValue(forKey: slot) { list -> (SetElement?, SetElement?) in
+            guard var current = list else { return (nil, nil) }
+            let previous = current.first?.element
+            current.removeAll { $0.owner == owner }
+            list = current.isEmpty ? nil : current
+            return (previous, current.first?.element)
+        }
+        install(slot, previous: previous, next: next)
     }
 
     private mutating func install(_ slot: ElementSlot, previous: SetElement?, next: SetElement?) {
-        guard previous != next, let index = ruleset.tables.firstIndex(where: { $0.family == slot.family }) else {
-            return
-        }
+        guard previous != next, let index = tableIndex[slot.family] else { return }
         if let previous { ruleset.tables[index].remove(previous, from: slot.set) }
         if let next { ruleset.tables[index].insert(next, into: slot.set) }
     }

@@ -27,10 +27,38 @@ extension ServiceFragment {
         self.info = info
         self.endpoints = endpoints
         guard info.proxied else { return }
-        for family in families { build(family, node: node) }
+        let names = Names(info.name)
+        for family in families { build(family, node: node, names: names) }
     }
 
-    private mutating func build(_ family: TableFamily, node: NodeConfig) {
+    /// The Service port's object names: one SHA-256 for all four chains, one per endpoint for affinity.
+    struct Names {
+        let cluster: String
+        let local: String
+        let external: String
+        let firewall: String
+        private let port: ServicePortName
+        private var affinity: [ServiceEndpoint: String] = [:]
+
+        init(_ port: ServicePortName) {
+            self.port = port
+            let base = ChainNames.serviceBase(port)
+            cluster = "service-" + base
+            local = "local-" + base
+            external = "external-" + base
+            firewall = "firewall-" + base
+        }
+
+        mutating func affinity(_ endpoint: ServiceEndpoint) -> String {
+            if let name = affinity[endpoint] { return name }
+            let name = ChainNames.affinity(port, endpoint)
+            affinity[endpoint] = name
+            return name
+        }
+    }
+
+    private mutating func build(_ family: TableFamily, node: NodeConfig, names: Names) {
+        var names = names
         let ipFamily = family.ipFamily
         let clusterIPs = info.clusterIPs.filter { $0.family == ipFamily }
         // Each family's table only serves Services with a ClusterIP of that family (upstream's per-family proxier).
@@ -41,10 +69,10 @@ extension ServiceFragment {
         let categories = EndpointCategorizer.categorize(
             familyEndpoints, for: info, nodeName: node.nodeName, zone: node.zone)
         let hasEndpoints = categories.hasAnyEndpoints
-        let clusterChain = ChainNames.cluster(name)
-        let localChain = ChainNames.local(name)
-        let externalChain = ChainNames.external(name)
-        let firewallChain = ChainNames.firewall(name)
+        let clusterChain = names.cluster
+        let localChain = names.local
+        let externalChain = names.external
+        let firewallChain = names.firewall
         let usesClusterChain = !categories.cluster.isEmpty && info.usesClusterEndpoints
         let usesLocalChain = !categories.local.isEmpty && info.usesLocalEndpoints
 
@@ -55,9 +83,12 @@ extension ServiceFragment {
         let usesExternalChain = hasEndpoints && info.isExternallyAccessible
         // No endpoints anywhere: reject. Endpoints, but none here under a Local policy: drop.
         let noEndpointVerdict: Verdict = hasEndpoints ? .drop : .goto(BaseLayout.rejectChain)
-        let comment = "\(name.service.namespace)/\(name.service.name)" + (name.port.isEmpty ? "" : ":\(name.port)")
+        let comment = ChainNames.sanitized(
+            "\(name.service.namespace)/\(name.service.name)" + (name.port.isEmpty ? "" : ":\(name.port)"),
+            extra: UInt8(ascii: ":"))
         let port = ElementValue.port(info.port)
-        let affinityTimeout = info.sessionAffinityTimeout.map { UInt32(clamping: max(1, $0)) }
+        // The API server caps the timeout at one day; a hand-written manifest cannot ask for more.
+        let affinityTimeout = info.sessionAffinityTimeout.map { UInt32(min(86400, max(1, $0))) }
 
         func add(_ set: String, _ key: [ElementValue], _ data: ElementData?, comment: String? = nil) {
             elements[ElementSlot(family: family, set: set, key: key)] = SetElement(key: key, data: data, comment: comment)
@@ -111,15 +142,17 @@ extension ServiceFragment {
         if let affinityTimeout {
             sets[family] = categories.allReachable.map {
                 NamedSet(
-                    name: ChainNames.affinity(name, $0), key: [BaseLayout.addressType(family)],
+                    name: names.affinity($0), key: [BaseLayout.addressType(family)],
                     flags: [.dynamic, .timeout], timeout: affinityTimeout, size: 65535)
             }
         }
         if usesClusterChain {
-            chains.append(endpointChain(clusterChain, categories.cluster, family: family, affinity: affinityTimeout != nil))
+            chains.append(
+                endpointChain(clusterChain, categories.cluster, family: family, affinity: affinityTimeout != nil, names: &names))
         }
         if usesLocalChain {
-            chains.append(endpointChain(localChain, categories.local, family: family, affinity: affinityTimeout != nil))
+            chains.append(
+                endpointChain(localChain, categories.local, family: family, affinity: affinityTimeout != nil, names: &names))
         }
         if usesExternalChain {
             chains.append(externalTrafficChain(
@@ -140,15 +173,16 @@ extension ServiceFragment {
     ///
     /// With ClientIP affinity, the chain first sends a source seen recently to its endpoint (one rule per
     /// endpoint, matching that endpoint's `dynamic,timeout` set), and each cascade rule refreshes the set.
-    private func endpointChain(_ name: String, _ endpoints: [ServiceEndpoint], family: TableFamily, affinity: Bool)
-        -> Chain
-    {
+    private func endpointChain(
+        _ name: String, _ endpoints: [ServiceEndpoint], family: TableFamily, affinity: Bool, names: inout Names
+    ) -> Chain {
         let proto = info.name.protocol
         var rules: [Rule] = []
+        rules.reserveCapacity(endpoints.count * (affinity ? 2 : 1))
         if affinity {
             for endpoint in endpoints {
                 var builder = RuleBuilder(family)
-                builder.lookup([.saddr], in: ChainNames.affinity(info.name, endpoint))
+                builder.lookup([.saddr], in: names.affinity(endpoint))
                 builder.dnat(proto, to: endpoint.address, port: endpoint.port)
                 rules.append(builder.rule())
             }
@@ -157,7 +191,7 @@ extension ServiceFragment {
         for (index, endpoint) in endpoints.enumerated() {
             var builder = RuleBuilder(family)
             if index < count - 1 { builder.oneIn(UInt32(count - index)) }
-            if affinity { builder.updateSet(ChainNames.affinity(info.name, endpoint), with: .saddr) }
+            if affinity { builder.updateSet(names.affinity(endpoint), with: .saddr) }
             builder.dnat(proto, to: endpoint.address, port: endpoint.port)
             rules.append(builder.rule())
         }

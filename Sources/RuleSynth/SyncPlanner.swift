@@ -120,20 +120,31 @@ public struct SyncPlanner: Hashable, Sendable {
         let table = new.name
         let addedChains = new.chainContents.subtracting(old.chainContents).sorted { $0.name < $1.name }
         let removedChains = old.chainContents.subtracting(new.chainContents).sorted { $0.name < $1.name }
-        let addedSets = new.setContents.subtracting(old.setContents).sorted { $0.name < $1.name }
-        let removedSets = old.setContents.subtracting(new.setContents).sorted { $0.name < $1.name }
+        let addedDeclarations = new.setDeclarations.subtracting(old.setDeclarations).sorted { $0.name < $1.name }
+        let removedDeclarations = old.setDeclarations.subtracting(new.setDeclarations).sorted { $0.name < $1.name }
 
         var recreatedSets: [NamedSet] = []
         var newSets: [NamedSet] = []
-        for set in addedSets {
-            if let previous = old.sets[set.name] {
-                if !previous.hasSameDeclaration(as: set) { recreatedSets.append(set) }
-            } else {
-                newSets.append(set)
-            }
+        for set in addedDeclarations {
+            if old.sets[set.name] != nil { recreatedSets.append(set) } else { newSets.append(set) }
         }
         let recreated = Set(recreatedSets.map(\.name))
-        let goneSets = removedSets.filter { new.sets[$0.name] == nil }
+        let created = recreated.union(newSets.map(\.name))
+        let goneSets = removedDeclarations.filter { new.sets[$0.name] == nil }
+        // Element changes: only sets holding elements can have any, and an unchanged set's elements are
+        // shared with the old table, so comparing them is O(1).
+        var elementChanges: [(name: String, gone: [SetElement], added: [SetElement])] = []
+        for name in old.setsWithElements.union(new.setsWithElements).sorted() {
+            let before = created.contains(name) ? [] : (old.sets[name]?.elements ?? [])
+            let after = new.sets[name]?.elements ?? []
+            guard before != after else { continue }
+            let byKey = { (a: SetElement, b: SetElement) in a.key.lexicographicallyPrecedes(b.key) }
+            elementChanges.append(
+                (
+                    name, new.sets[name] == nil ? [] : before.subtracting(after).sorted(by: byKey),
+                    after.subtracting(before).sorted(by: byKey)
+                ))
+        }
 
         // 1. New sets and chains are declared first, so anything below may refer to them.
         for set in newSets { operations.append(.addSet(family, table: table, set.declaration)) }
@@ -174,15 +185,8 @@ public struct SyncPlanner: Hashable, Sendable {
             operations.append(.addChain(family, table: table, chain.declaration))
         }
         // 3. Elements that went away or changed value, while the sets still hold them.
-        for set in addedSets where !newSets.contains(where: { $0.name == set.name }) && !recreated.contains(set.name) {
-            guard let previous = old.sets[set.name] else { continue }
-            let gone = previous.elements.subtracting(set.elements)
-            if !gone.isEmpty {
-                operations.append(
-                    .deleteElements(
-                        family, table: table, set: set.name,
-                        gone.sorted { $0.key.lexicographicallyPrecedes($1.key) }))
-            }
+        for change in elementChanges where !change.gone.isEmpty {
+            operations.append(.deleteElements(family, table: table, set: change.name, change.gone))
         }
         // 4. Sets no longer wanted (stale affinity sets), and sets whose declaration changed. Rules that
         //    used them were flushed above, since a rule naming another set is a changed rule.
@@ -192,14 +196,8 @@ public struct SyncPlanner: Hashable, Sendable {
             operations.append(.addSet(family, table: table, set.declaration))
         }
         // 5. New elements, then the rules of new and changed chains.
-        for set in addedSets {
-            let previous = recreated.contains(set.name) ? nil : old.sets[set.name]
-            let added = previous.map { set.elements.subtracting($0.elements) } ?? set.elements
-            if !added.isEmpty {
-                operations.append(
-                    .addElements(
-                        family, table: table, set: set.name, added.sorted { $0.key.lexicographicallyPrecedes($1.key) }))
-            }
+        for change in elementChanges where !change.added.isEmpty {
+            operations.append(.addElements(family, table: table, set: change.name, change.added))
         }
         for chain in filled {
             for rule in chain.rules {
