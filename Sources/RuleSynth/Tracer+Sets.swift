@@ -48,7 +48,11 @@ struct CompiledSet: Sendable {
 
     private mutating func add(_ element: SetElement, table: String, interval: Bool) throws(TracerError) {
         func fail(_ reason: String) -> TracerError {
-            .badSet(table: table, set: name, reason: "element \(element.key.map(\.description).joined(separator: " . ")): \(reason)")
+            .badSet(
+                table: table,
+                set: name,
+                reason: "element \(element.key.map(\.description).joined(separator: " . ")): \(reason)"
+            )
         }
         guard element.key.count == key.count else {
             throw fail("has \(element.key.count) key parts but the set's type has \(key.count)")

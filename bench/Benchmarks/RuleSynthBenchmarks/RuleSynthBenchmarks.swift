@@ -8,7 +8,10 @@ import RuleSynth
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident],
-        warmupIterations: 1, maxDuration: .seconds(10), maxIterations: 50)
+        warmupIterations: 1,
+        maxDuration: .seconds(10),
+        maxIterations: 50
+    )
 
     for size in [1_000, 10_000, 50_000] {
         Benchmark(
