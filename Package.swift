@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "KubeModel", targets: ["KubeModel"]),
         .library(name: "ClusterModel", targets: ["ClusterModel"]),
         .library(name: "RuleSynth", targets: ["RuleSynth"]),
+        .library(name: "Netfilter", targets: ["Netfilter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

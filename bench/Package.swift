@@ -22,6 +22,20 @@ let package = Package(
             path: "Benchmarks/RuleSynthBenchmarks",
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        // Netfilter
+        .executableTarget(
+            name: "NetlinkBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Netfilter", package: "kproxy"),
+                .product(name: "RuleSynth", package: "kproxy"),
+                .product(name: "ClusterModel", package: "kproxy"),
+                .product(name: "KubeModel", package: "kproxy"),
+            ],
+            path: "Benchmarks/NetlinkBenchmarks",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )
