@@ -14,7 +14,9 @@ import Testing
             var reply = query.makeResponse()
             let name = query.questions[0].name
             let count = name == (try! DNSName("big.test")) ? 100 : 1
-            reply.answers = (0..<count).map { ResourceRecord(name: name, ttl: 5, data: .a(.v4(0x0a00_0000 | UInt32($0)))) }
+            reply.answers = (0..<count).map {
+                ResourceRecord(name: name, ttl: 5, data: .a(.v4(0x0a00_0000 | UInt32($0))))
+            }
             if name == (try! DNSName("slow.test")) { try? await Task.sleep(for: .milliseconds(300)) }
             return reply
         }
@@ -48,16 +50,19 @@ import Testing
             let server = try Self.upstream(listeners.udpAddress)
             let small = Message.query(id: 1, name: try DNSName("Small.Test"), type: .a, edns: nil)
             let reply = try Message(
-                decoding: try await exchanger.exchange(small.encoded(), with: server, over: .udp, timeout: .seconds(2)))
+                decoding: try await exchanger.exchange(small.encoded(), with: server, over: .udp, timeout: .seconds(2))
+            )
             #expect(reply.id == 1 && reply.answers.count == 1)
             #expect(reply.answers[0].name.description == "Small.Test.")
 
             let big = Message.query(id: 2, name: try DNSName("big.test"), type: .a, edns: nil)
             let truncated = try Message(
-                decoding: try await exchanger.exchange(big.encoded(), with: server, over: .udp, timeout: .seconds(2)))
+                decoding: try await exchanger.exchange(big.encoded(), with: server, over: .udp, timeout: .seconds(2))
+            )
             #expect(truncated.isTruncated && truncated.answers.isEmpty)
             let full = try Message(
-                decoding: try await exchanger.exchange(big.encoded(), with: server, over: .tcp, timeout: .seconds(2)))
+                decoding: try await exchanger.exchange(big.encoded(), with: server, over: .tcp, timeout: .seconds(2))
+            )
             #expect(!full.isTruncated && full.answers.count == 100)
         }
     }
@@ -67,7 +72,11 @@ import Testing
             let address = try #require(listeners.tcpAddress)
             let slow = Message.query(id: 10, name: try DNSName("slow.test"), type: .a).encoded()
             let fast = Message.query(id: 11, name: try DNSName("fast.test"), type: .a).encoded()
-            let ids = try await Self.tcpSession(to: address, send: Message.tcpFramed(slow) + Message.tcpFramed(fast), expect: 2)
+            let ids = try await Self.tcpSession(
+                to: address,
+                send: Message.tcpFramed(slow) + Message.tcpFramed(fast),
+                expect: 2
+            )
             // The fast answer does not wait behind the slow one.
             #expect(ids == [11, 10])
         }
