@@ -23,11 +23,9 @@ import Testing
     }
 
     static func withServer(
-        _ configure: (inout DNSServerConfiguration) -> Void = { _ in },
+        _ configuration: DNSServerConfiguration = DNSServerConfiguration(host: "127.0.0.1", port: 0, udpSockets: 2),
         _ body: (DNSServer<FixedResponder>.Listeners) async throws -> Void
     ) async throws {
-        var configuration = DNSServerConfiguration(host: "127.0.0.1", port: 0, udpSockets: 2)
-        configure(&configuration)
         let server = DNSServer(configuration: configuration, responder: FixedResponder(), logger: Logger(label: "test"))
         let listeners = try await server.bind()
         do {
@@ -83,7 +81,9 @@ import Testing
     }
 
     @Test func closesIdleAndTricklingConnections() async throws {
-        try await Self.withServer({ $0.tcpIdleTimeout = .milliseconds(200) }) { listeners in
+        try await Self.withServer(
+            DNSServerConfiguration(host: "127.0.0.1", port: 0, tcpIdleTimeout: .milliseconds(200))
+        ) { listeners in
             let address = try #require(listeners.tcpAddress)
             let start = ContinuousClock.now
             let channel = try await Self.connect(to: address)
@@ -103,7 +103,8 @@ import Testing
     }
 
     @Test func capsTCPConnections() async throws {
-        try await Self.withServer({ $0.maxTCPConnections = 2 }) { listeners in
+        try await Self.withServer(DNSServerConfiguration(host: "127.0.0.1", port: 0, maxTCPConnections: 2)) {
+            listeners in
             let address = try #require(listeners.tcpAddress)
             let held = [try await Self.connect(to: address), try await Self.connect(to: address)]
             try await Task.sleep(for: .milliseconds(50))
