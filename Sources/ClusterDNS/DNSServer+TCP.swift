@@ -81,11 +81,16 @@ final class TCPQueryHandler<Responder: DNSResponder>: ChannelDuplexHandler {
         idleTimer = nil
         inFlight += 1
         let packet = Array(frame.readableBytesView)
-        let pipeline = self.pipeline
-        context.eventLoop.makeFutureWithTask {
-            await pipeline.answer(packet: packet, from: client, transport: .tcp)
-        }.assumeIsolated().whenSuccess { reply in
-            self.finished(context: context, reply: reply)
+        switch pipeline.answerImmediately(packet: packet, from: client, transport: .tcp) {
+        case .reply(let reply):
+            finished(context: context, reply: reply)
+        case .needsResponder(let pending):
+            let pipeline = self.pipeline
+            context.eventLoop.makeFutureWithTask {
+                await pipeline.complete(pending)
+            }.assumeIsolated().whenSuccess { reply in
+                self.finished(context: context, reply: reply)
+            }
         }
     }
 

@@ -14,18 +14,18 @@ import Testing
             var reply = query.makeResponse()
             let name = query.questions[0].name
             let count = name == (try! DNSName("big.test")) ? 100 : 1
-            reply.answers = (0..<count).map { ResourceRecord(name: name, ttl: 5, data: .a(.v4(0x0a00_0000 | UInt32($0)))) }
+            reply.answers = (0..<count).map {
+                ResourceRecord(name: name, ttl: 5, data: .a(.v4(0x0a00_0000 | UInt32($0))))
+            }
             if name == (try! DNSName("slow.test")) { try? await Task.sleep(for: .milliseconds(300)) }
             return reply
         }
     }
 
     static func withServer(
-        _ configure: (inout DNSServerConfiguration) -> Void = { _ in },
+        _ configuration: DNSServerConfiguration = DNSServerConfiguration(host: "127.0.0.1", port: 0, udpSockets: 2),
         _ body: (DNSServer<FixedResponder>.Listeners) async throws -> Void
     ) async throws {
-        var configuration = DNSServerConfiguration(host: "127.0.0.1", port: 0, udpSockets: 2)
-        configure(&configuration)
         let server = DNSServer(configuration: configuration, responder: FixedResponder(), logger: Logger(label: "test"))
         let listeners = try await server.bind()
         do {
@@ -48,16 +48,19 @@ import Testing
             let server = try Self.upstream(listeners.udpAddress)
             let small = Message.query(id: 1, name: try DNSName("Small.Test"), type: .a, edns: nil)
             let reply = try Message(
-                decoding: try await exchanger.exchange(small.encoded(), with: server, over: .udp, timeout: .seconds(2)))
+                decoding: try await exchanger.exchange(small.encoded(), with: server, over: .udp, timeout: .seconds(2))
+            )
             #expect(reply.id == 1 && reply.answers.count == 1)
             #expect(reply.answers[0].name.description == "Small.Test.")
 
             let big = Message.query(id: 2, name: try DNSName("big.test"), type: .a, edns: nil)
             let truncated = try Message(
-                decoding: try await exchanger.exchange(big.encoded(), with: server, over: .udp, timeout: .seconds(2)))
+                decoding: try await exchanger.exchange(big.encoded(), with: server, over: .udp, timeout: .seconds(2))
+            )
             #expect(truncated.isTruncated && truncated.answers.isEmpty)
             let full = try Message(
-                decoding: try await exchanger.exchange(big.encoded(), with: server, over: .tcp, timeout: .seconds(2)))
+                decoding: try await exchanger.exchange(big.encoded(), with: server, over: .tcp, timeout: .seconds(2))
+            )
             #expect(!full.isTruncated && full.answers.count == 100)
         }
     }
@@ -67,14 +70,20 @@ import Testing
             let address = try #require(listeners.tcpAddress)
             let slow = Message.query(id: 10, name: try DNSName("slow.test"), type: .a).encoded()
             let fast = Message.query(id: 11, name: try DNSName("fast.test"), type: .a).encoded()
-            let ids = try await Self.tcpSession(to: address, send: Message.tcpFramed(slow) + Message.tcpFramed(fast), expect: 2)
+            let ids = try await Self.tcpSession(
+                to: address,
+                send: Message.tcpFramed(slow) + Message.tcpFramed(fast),
+                expect: 2
+            )
             // The fast answer does not wait behind the slow one.
             #expect(ids == [11, 10])
         }
     }
 
     @Test func closesIdleAndTricklingConnections() async throws {
-        try await Self.withServer({ $0.tcpIdleTimeout = .milliseconds(200) }) { listeners in
+        try await Self.withServer(
+            DNSServerConfiguration(host: "127.0.0.1", port: 0, tcpIdleTimeout: .milliseconds(200))
+        ) { listeners in
             let address = try #require(listeners.tcpAddress)
             let start = ContinuousClock.now
             let channel = try await Self.connect(to: address)
@@ -94,7 +103,8 @@ import Testing
     }
 
     @Test func capsTCPConnections() async throws {
-        try await Self.withServer({ $0.maxTCPConnections = 2 }) { listeners in
+        try await Self.withServer(DNSServerConfiguration(host: "127.0.0.1", port: 0, maxTCPConnections: 2)) {
+            listeners in
             let address = try #require(listeners.tcpAddress)
             let held = [try await Self.connect(to: address), try await Self.connect(to: address)]
             try await Task.sleep(for: .milliseconds(50))
