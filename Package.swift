@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .target(name: "KubeModel", swiftSettings: strict),
@@ -50,8 +52,9 @@ let package = Package(
         .executableTarget(
             name: "kproxy",
             dependencies: [
-                "KubeModel", "ClusterModel",
+                "KubeModel", "ClusterModel", "KubeClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -61,6 +64,42 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: ["Daemon", .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        // KubeClient
+        .target(
+            name: "KubeClient",
+            dependencies: [
+                "KubeModel", "ClusterModel",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "KubeClientTests",
+            dependencies: [
+                "KubeClient", "KubeModel", "ClusterModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // IntegrationTests (root + real servers; KubeClient's files are IntegrationTests/Kube*.swift)
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "KubeClient", "KubeModel", "ClusterModel",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
     ]
