@@ -3,7 +3,8 @@ import KubeModel
 
 /// Renders a snapshot for `kproxy inspect`: what an operator needs to see why traffic goes where it goes.
 enum ModelReport {
-    static func render(_ snapshot: ClusterSnapshot) -> String {
+    /// - Parameter only: restrict the Services printed (the node line is always first).
+    static func render(_ snapshot: ClusterSnapshot, only: Set<ServiceKey>? = nil) -> String {
         var out = ""
         let node = snapshot.localNode
         let zone = node?.zone
@@ -15,7 +16,7 @@ enum ModelReport {
         }
         out += "\n"
 
-        for entry in snapshot.services.values.sorted(by: { $0.key < $1.key }) {
+        for entry in snapshot.services.values.sorted(by: { $0.key < $1.key }) where only?.contains(entry.key) ?? true {
             out += "\nservice \(entry.key) type=\(entry.spec.type.rawValue)"
             if entry.spec.isHeadless { out += " headless" }
             if let name = entry.spec.externalName { out += " externalName=\(name)" }
