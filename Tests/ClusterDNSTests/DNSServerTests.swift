@@ -102,6 +102,35 @@ import Testing
         }
     }
 
+    @Test func capsTCPConnectionsPerClient() async throws {
+        try await Self.withServer(
+            DNSServerConfiguration(host: "127.0.0.1", port: 0, maxTCPConnections: 10, maxTCPConnectionsPerClient: 1)
+        ) { listeners in
+            let address = try #require(listeners.tcpAddress)
+            let held = try await Self.connect(to: address)
+            try await Task.sleep(for: .milliseconds(50))
+            let second = try await Self.connect(to: address)
+            try await second.executeThenClose { inbound, _ in
+                for try await _ in inbound {}  // closed by the server: 127.0.0.1 already holds its one slot
+            }
+            // Another client address still gets in.
+            let other = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(to: try SocketAddress(ipAddress: "127.0.0.2", port: 0))
+                .connect(to: address) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            let query = Message.query(id: 4, name: try DNSName("b.test"), type: .a).encoded()
+            try await other.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(bytes: Message.tcpFramed(query)))
+                var iterator = inbound.makeAsyncIterator()
+                #expect(try await iterator.next() != nil)
+            }
+            try await held.channel.close()
+        }
+    }
+
     @Test func capsTCPConnections() async throws {
         try await Self.withServer(DNSServerConfiguration(host: "127.0.0.1", port: 0, maxTCPConnections: 2)) {
             listeners in
