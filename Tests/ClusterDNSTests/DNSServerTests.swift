@@ -80,6 +80,26 @@ import Testing
         }
     }
 
+    @Test func aMaximalGarbageFrameGetsFormErrAndTheConnectionGoesOn() async throws {
+        try await Self.withServer { listeners in
+            let address = try #require(listeners.tcpAddress)
+            var generator = SplitMix64(seed: 7)
+            // 65535 bytes: a query header (ID 0x0bad, 1 question) followed by one endless run of labels.
+            var garbage: [UInt8] = [0x0b, 0xad, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
+            while garbage.count < 65535 {
+                garbage += [63] + (0..<63).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            }
+            garbage = Array(garbage.prefix(65535))
+            let valid = Message.query(id: 12, name: try DNSName("after.test"), type: .a).encoded()
+            let ids = try await Self.tcpSession(
+                to: address,
+                send: Message.tcpFramed(garbage) + Message.tcpFramed(valid),
+                expect: 2
+            )
+            #expect(Set(ids) == [0x0bad, 12])
+        }
+    }
+
     @Test func closesIdleAndTricklingConnections() async throws {
         try await Self.withServer(
             DNSServerConfiguration(host: "127.0.0.1", port: 0, tcpIdleTimeout: .milliseconds(200))
