@@ -77,7 +77,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ClusterDNSTests",
-            dependencies: ["ClusterDNS", "KubeModel", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "ClusterDNS", "KubeModel", "ClusterModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
