@@ -65,6 +65,19 @@ import Testing
         }
     }
 
+    @Test func servesIPv6() async throws {
+        try await Self.withServer(DNSServerConfiguration(host: "::1", port: 0, udpSockets: 1)) { listeners in
+            let server = try Self.upstream(listeners.udpAddress)
+            #expect(server.address == IPAddress("::1"))
+            let query = Message.query(id: 6, name: try DNSName("v6.test"), type: .a)
+            for transport in [Transport.udp, .tcp] {
+                let bytes = try await NIOUpstreamExchanger().exchange(
+                    query.encoded(), with: server, over: transport, timeout: .seconds(2))
+                #expect(try Message(decoding: bytes).answers.count == 1)
+            }
+        }
+    }
+
     @Test func servesSeveralQueriesOnOneTCPConnectionOutOfOrder() async throws {
         try await Self.withServer { listeners in
             let address = try #require(listeners.tcpAddress)
