@@ -72,7 +72,11 @@ import Testing
             let query = Message.query(id: 6, name: try DNSName("v6.test"), type: .a)
             for transport in [Transport.udp, .tcp] {
                 let bytes = try await NIOUpstreamExchanger().exchange(
-                    query.encoded(), with: server, over: transport, timeout: .seconds(2))
+                    query.encoded(),
+                    with: server,
+                    over: transport,
+                    timeout: .seconds(2)
+                )
                 #expect(try Message(decoding: bytes).answers.count == 1)
             }
         }
