@@ -8,16 +8,33 @@ import Testing
 
 /// The NIO listeners on loopback with ephemeral ports; no root needed.
 @Suite(.serialized) struct DNSServerTests {
-    /// `big.test` has 100 A records (one RRset); everything else one A record.
+    /// `big.test` has 100 A records (one RRset); everything else one A record. `slow.test` waits 300 ms
+    /// (like a forwarded query); the others are answered on the event loop.
     struct FixedResponder: DNSResponder {
+        static let slow = try! DNSName("slow.test")
+
+        func respondImmediately(
+            to query: Message,
+            from client: IPAddress,
+            transport: Transport
+        )
+            -> ImmediateResponse
+        {
+            query.questions[0].name == Self.slow ? .needsSuspension : .answered(answer(query))
+        }
+
         func respond(to query: Message, from client: IPAddress, transport: Transport) async -> Message? {
+            if query.questions[0].name == Self.slow { try? await Task.sleep(for: .milliseconds(300)) }
+            return answer(query)
+        }
+
+        func answer(_ query: Message) -> Message {
             var reply = query.makeResponse()
             let name = query.questions[0].name
             let count = name == (try! DNSName("big.test")) ? 100 : 1
             reply.answers = (0..<count).map {
                 ResourceRecord(name: name, ttl: 5, data: .a(.v4(0x0a00_0000 | UInt32($0))))
             }
-            if name == (try! DNSName("slow.test")) { try? await Task.sleep(for: .milliseconds(300)) }
             return reply
         }
     }
@@ -62,6 +79,23 @@ import Testing
                 decoding: try await exchanger.exchange(big.encoded(), with: server, over: .tcp, timeout: .seconds(2))
             )
             #expect(!full.isTruncated && full.answers.count == 100)
+        }
+    }
+
+    @Test func aSlowUDPQueryDoesNotHoldUpOthers() async throws {
+        try await Self.withServer(DNSServerConfiguration(host: "127.0.0.1", port: 0, udpSockets: 1)) { listeners in
+            let server = try Self.upstream(listeners.udpAddress)
+            let exchanger = NIOUpstreamExchanger()
+            let slow = Message.query(id: 20, name: FixedResponder.slow, type: .a).encoded()
+            let fast = Message.query(id: 21, name: try DNSName("fast.test"), type: .a).encoded()
+            let start = ContinuousClock.now
+            async let slowReply = exchanger.exchange(slow, with: server, over: .udp, timeout: .seconds(2))
+            try await Task.sleep(for: .milliseconds(20))
+            _ = try await exchanger.exchange(fast, with: server, over: .udp, timeout: .seconds(2))
+            let fastDone = ContinuousClock.now - start
+            _ = try await slowReply
+            #expect(fastDone < .milliseconds(250), "fast answer took \(fastDone)")
+            #expect(ContinuousClock.now - start >= .milliseconds(300))
         }
     }
 
