@@ -12,6 +12,8 @@ public struct DNSMetrics: Sendable {
     public let cacheHits: Counter
     public let cacheMisses: Counter
     public let cacheEntries: Gauge
+    /// Cache misses answered by joining an identical query already on its way upstream.
+    public let coalesced: Counter
     public let forwardRejected: Counter
     public let tcpConnectionsRejected: Counter
 
@@ -25,6 +27,7 @@ public struct DNSMetrics: Sendable {
         cacheHits = Counter(label: "kproxy_dns_cache_hits_total", factory: factory)
         cacheMisses = Counter(label: "kproxy_dns_cache_misses_total", factory: factory)
         cacheEntries = Gauge(label: "kproxy_dns_cache_entries", factory: factory)
+        coalesced = Counter(label: "kproxy_dns_forward_coalesced_total", factory: factory)
         forwardRejected = Counter(label: "kproxy_dns_forward_max_concurrent_rejects_total", factory: factory)
         tcpConnectionsRejected = Counter(label: "kproxy_dns_tcp_connections_rejected_total", factory: factory)
         queryCounters = QueryCounters(factory: factory)

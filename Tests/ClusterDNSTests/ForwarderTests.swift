@@ -12,6 +12,7 @@ final class ScriptedExchanger: UpstreamExchanger {
         case refuse
         case hang
         case truncatedOverUDP(IPAddress)
+        case slowAnswer(IPAddress, Duration)
     }
 
     let behaviours: Mutex<[Upstream: Behaviour]>
@@ -40,6 +41,9 @@ final class ScriptedExchanger: UpstreamExchanger {
             try await Task.sleep(for: timeout)
             throw UpstreamTimeout()
         case .answer(let address):
+            return Self.reply(to: message, address: address, truncated: false)
+        case .slowAnswer(let address, let delay):
+            try await Task.sleep(for: delay)
             return Self.reply(to: message, address: address, truncated: false)
         case .truncatedOverUDP(let address):
             return Self.reply(to: message, address: address, truncated: transport == .udp)
@@ -165,6 +169,30 @@ final class ScriptedExchanger: UpstreamExchanger {
         #expect(cached.answers == pod.answers)
         #expect(exchanger.calls.count == 1)
         #expect(responder.cachedEntries == 1)
+    }
+
+    @Test func identicalMissesShareOneUpstreamQuery() async throws {
+        let exchanger = ScriptedExchanger([first: .slowAnswer(IPAddress("192.0.2.53")!, .milliseconds(200))])
+        let responder = ForwardingResponder(
+            forwarder: forwarder(exchanger, timeout: .seconds(1)),
+            allowedClients: ForwardingResponder<ScriptedExchanger>.loopback
+        )
+        let spellings = ["www.example.net", "WWW.example.net", "www.EXAMPLE.net", "Www.Example.Net"]
+        let replies = await withTaskGroup(of: (String, Message?).self) { group in
+            for (index, spelling) in spellings.enumerated() {
+                group.addTask {
+                    let query = Message.query(id: UInt16(index), name: try! DNSName(spelling), type: .a)
+                    return (spelling, await responder.respond(to: query, from: IPAddress("::1")!, transport: .udp))
+                }
+            }
+            return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        #expect(exchanger.calls.count == 1)
+        for spelling in spellings {
+            let reply = try #require(replies[spelling] ?? nil)
+            #expect(reply.answers.first?.name.description == spelling + ".")
+            #expect(reply.answers.first?.data == .a(IPAddress("192.0.2.53")!))
+        }
     }
 
     @Test func servfailWhenEveryUpstreamFails() async throws {
