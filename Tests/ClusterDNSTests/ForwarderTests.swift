@@ -129,7 +129,7 @@ final class ScriptedExchanger: UpstreamExchanger {
             logger: logger
         )
         async let slow: Message? = try? forwarder.forward(query)
-        try await Task.sleep(for: .milliseconds(50))
+        while exchanger.calls.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
         await #expect(throws: Forwarder<ScriptedExchanger>.Failure.tooManyConcurrent) {
             try await forwarder.forward(query)
         }
@@ -147,8 +147,12 @@ final class ScriptedExchanger: UpstreamExchanger {
         #expect(forwarder.upstreamHealth.map(\.1) == [false, true])
         exchanger.set(first, to: .answer(IPAddress("192.0.2.1")!))
         let checker = Task { await forwarder.runHealthChecks() }
-        try await Task.sleep(for: .milliseconds(200))
-        checker.cancel()
+        defer { checker.cancel() }
+        // Polled, as the checker's 20 ms rounds may be slow on a loaded machine.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while forwarder.upstreamHealth.map(\.1) != [true, true] && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         #expect(forwarder.upstreamHealth.map(\.1) == [true, true])
         // The probe was `. NS` to the first upstream; no client query was needed.
         #expect(exchanger.calls.filter { $0.0 == first }.count >= 2)
