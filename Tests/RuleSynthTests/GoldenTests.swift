@@ -2,6 +2,7 @@ import ClusterModel
 import Foundation
 import KubeModel
 import Testing
+
 @testable import RuleSynth
 
 @Suite("Golden rulesets")

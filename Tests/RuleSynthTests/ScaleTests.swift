@@ -2,6 +2,7 @@ import ClusterModel
 import Foundation
 import KubeModel
 import Testing
+
 @testable import RuleSynth
 
 /// Synthesis and diffing at scale: a one-Service change must cost work in proportion to the change.
@@ -12,7 +13,8 @@ struct ScaleTests {
     static let count = Int(ProcessInfo.processInfo.environment["KPROXY_SCALE_SERVICES"] ?? "") ?? 2000
     static let rounds = Int(ProcessInfo.processInfo.environment["KPROXY_SCALE_ROUNDS"] ?? "") ?? 20
 
-    static func service(_ index: Int, endpoints: Int = 10, generation: Int = 0) -> (ServicePortInfo, [ServiceEndpoint]) {
+    static func service(_ index: Int, endpoints: Int = 10, generation: Int = 0) -> (ServicePortInfo, [ServiceEndpoint])
+    {
         let name = ServicePortName(namespace: "ns\(index % 100)", name: "svc\(index)", port: "http", protocol: .tcp)
         var info = ServicePortInfo(name: name, port: 80, clusterIPs: [.v4(0x0A60_0000 + UInt32(index))])
         if index % 4 == 0 {
