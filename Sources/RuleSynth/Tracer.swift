@@ -167,7 +167,7 @@ public struct Tracer: Sendable {
             for (index, path) in paths.enumerated() {
                 if index == Trace.detailedPaths {
                     lines.append(
-                        "  … \(paths.count - index) more paths, each through the same chains to its own endpoint"
+                        "  … and \(paths.count - index) more paths; the first line lists every outcome"
                     )
                     break
                 }
