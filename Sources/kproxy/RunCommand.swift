@@ -70,11 +70,13 @@ struct Run: AsyncParsableCommand {
             ?? ProcessInfo.processInfo.hostName
         let (updates, client) = try clusterSource(configuration: configuration, nodeName: nodeName, logger: logger)
         let sink: any TransactionSink
+        var conntrack: ConntrackCleaner?
         if dryRun {
             sink = PrintingSink()
         } else {
             do {
                 sink = NetfilterSink(client: try NetfilterClient(netns: netns))
+                conntrack = ConntrackCleaner(client: try ConntrackClient(netns: netns), logger: logger)
             } catch {
                 throw ValidationError("cannot open the netfilter socket: \(error.description)")
             }
@@ -83,6 +85,7 @@ struct Run: AsyncParsableCommand {
             configuration: configuration, nodeName: nodeName, sink: sink, serveHealthCheckNodePorts: !dryRun,
             logger: logger)
         daemon.logQueries = logQueries
+        daemon.conntrack = conntrack
         logger.info("starting", metadata: ["node": "\(nodeName)", "dryRun": "\(dryRun)"])
         do {
             try await daemon.run(updates: updates)
