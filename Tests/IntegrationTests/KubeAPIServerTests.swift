@@ -19,7 +19,7 @@ struct KubeAPIServerTests {
     @Test func inspectAndLiveChanges() async throws {
         let harness = try await harness()
         if let binary = KubeAPIServerTests.kproxyBinary {
-            let result = KubeHarness.run(
+            let result = await KubeHarness.run(
                 [binary, "inspect", "--serviceaccount-dir", harness.serviceAccountDir, "--node", "node-a"],
                 env: ["KUBERNETES_SERVICE_HOST": harness.host, "KUBERNETES_SERVICE_PORT": "\(harness.port)"])
             KubeLog.record(result.stdout + result.stderr)
@@ -33,11 +33,11 @@ struct KubeAPIServerTests {
         #expect(await model.wait(timeout: .seconds(10)) { $0.synced })
         #expect(model.snapshot.state.snapshot.services[service("default", "kubernetes")] != nil)
 
-        try harness.kubectl(["create", "namespace", "kt-live"])
-        try harness.kubectl(["-n", "kt-live", "create", "service", "clusterip", "web", "--tcp=80:8080"])
+        try await harness.kubectl(["create", "namespace", "kt-live"])
+        try await harness.kubectl(["-n", "kt-live", "create", "service", "clusterip", "web", "--tcp=80:8080"])
         #expect(await model.wait { $0.state.snapshot.services[service("kt-live", "web")] != nil }, "create within 2 s")
 
-        try harness.kubectl(
+        try await harness.kubectl(
             ["apply", "-f", "-"],
             stdin: """
                 apiVersion: discovery.k8s.io/v1beta1
@@ -60,9 +60,9 @@ struct KubeAPIServerTests {
                 } == true
             }, "EndpointSlice within 2 s")
 
-        try harness.kubectl([
-            "-n", "kt-live", "patch", "service", "web", "-p",
-            #"{"spec":{"ports":[{"name":"80-8080","port":81,"targetPort":8080}]}}"#,
+        try await harness.kubectl([
+            "-n", "kt-live", "patch", "service", "web", "--type=json",
+            "-p", #"[{"op":"replace","path":"/spec/ports/0/port","value":81}]"#,
         ])
         #expect(
             await model.wait { seen in
@@ -71,11 +71,11 @@ struct KubeAPIServerTests {
                 }
             }, "update within 2 s")
 
-        try harness.kubectl(["-n", "kt-live", "delete", "endpointslice", "web-1"])
+        try await harness.kubectl(["-n", "kt-live", "delete", "endpointslice", "web-1"])
         #expect(
             await model.wait { $0.state.snapshot.services[service("kt-live", "web")]?.endpoints.isEmpty == true },
             "slice delete within 2 s")
-        try harness.kubectl(["-n", "kt-live", "delete", "service", "web"])
+        try await harness.kubectl(["-n", "kt-live", "delete", "service", "web"])
         #expect(await model.wait { $0.state.snapshot.services[service("kt-live", "web")] == nil }, "delete within 2 s")
         #expect(model.snapshot.problems.isEmpty, "\(model.snapshot.problems)")
         await model.stop()
@@ -86,7 +86,7 @@ struct KubeAPIServerTests {
     @Test func forbiddenThenRecoveredAfterBinding() async throws {
         let harness = try await harness()
         let dir = harness.stateDir + "/sa-unbound"
-        try harness.serviceAccount("kproxy-unbound", into: dir)
+        try await harness.serviceAccount("kproxy-unbound", into: dir)
         let model = try LiveModel(config: harness.inClusterConfig(serviceAccountDir: dir))
         #expect(
             await model.wait(timeout: .seconds(10)) { seen in
@@ -99,7 +99,7 @@ struct KubeAPIServerTests {
                 }
             }, "\(model.snapshot.problems)")
         #expect(!model.snapshot.synced)
-        try harness.kubectl([
+        try await harness.kubectl([
             "create", "clusterrolebinding", "kproxy-unbound", "--clusterrole=kproxy",
             "--serviceaccount=kube-system:kproxy-unbound",
         ])
@@ -114,8 +114,9 @@ struct KubeAPIServerTests {
         let dir = harness.stateDir + "/sa-rotating"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for file in ["ca.crt", "namespace"] {
-            try? FileManager.default.removeItem(atPath: dir + "/" + file)
-            try FileManager.default.copyItem(atPath: harness.serviceAccountDir + "/" + file, toPath: dir + "/" + file)
+            // Copy the content: the pod layout's files are relative symlinks into `..data`.
+            let content = try Data(contentsOf: URL(fileURLWithPath: harness.serviceAccountDir + "/" + file))
+            try content.write(to: URL(fileURLWithPath: dir + "/" + file))
         }
         try Data("not-a-valid-token".utf8).write(to: URL(fileURLWithPath: dir + "/token"))
         let model = try LiveModel(config: harness.inClusterConfig(serviceAccountDir: dir))
@@ -134,8 +135,8 @@ struct KubeAPIServerTests {
     /// off (deletions included) must arrive, via the 410 → re-list path.
     @Test func apiserverRestartAndCompactionConverge() async throws {
         let harness = try await harness()
-        try harness.kubectl(["create", "namespace", "kt-restart"])
-        try harness.kubectl(["-n", "kt-restart", "create", "service", "clusterip", "doomed", "--tcp=80"])
+        try await harness.kubectl(["create", "namespace", "kt-restart"])
+        try await harness.kubectl(["-n", "kt-restart", "create", "service", "clusterip", "doomed", "--tcp=80"])
         // A slow first retry keeps kproxy disconnected for a while after the server is back.
         let watch = ClusterWatch(
             nodeName: "node-a",
@@ -148,12 +149,15 @@ struct KubeAPIServerTests {
                 $0.state.snapshot.services[service("kt-restart", "doomed")] != nil
             })
         let relistsBefore = model.snapshot.serviceRelists
+        // Move etcd's revision past kproxy's Service version with an object kproxy does not watch: the
+        // restarted server's watch cache then starts after that version and answers kproxy's resume with 410.
+        try await harness.kubectl(["-n", "kt-restart", "create", "configmap", "bump"])
 
-        try harness.restartAPIServer()
+        try await harness.restartAPIServer()
         // The server is back; kproxy is still backing off. Change things now.
-        try harness.kubectl(["-n", "kt-restart", "delete", "service", "doomed"])
-        try harness.kubectl(["-n", "kt-restart", "create", "service", "clusterip", "born", "--tcp=80"])
-        try harness.compactEtcd()
+        try await harness.kubectl(["-n", "kt-restart", "delete", "service", "doomed"])
+        try await harness.kubectl(["-n", "kt-restart", "create", "service", "clusterip", "born", "--tcp=80"])
+        try await harness.compactEtcd()
 
         #expect(
             await model.wait(timeout: .seconds(30)) { seen in
@@ -166,7 +170,7 @@ struct KubeAPIServerTests {
                 || model.snapshot.problems.contains { if case .transport = $0 { true } else { false } })
 
         // After convergence the watch is live again.
-        try harness.kubectl(["-n", "kt-restart", "create", "service", "clusterip", "after", "--tcp=80"])
+        try await harness.kubectl(["-n", "kt-restart", "create", "service", "clusterip", "after", "--tcp=80"])
         #expect(await model.wait { $0.state.snapshot.services[service("kt-restart", "after")] != nil })
         await model.stop()
         KubeLog.expectNoToken(from: [harness.serviceAccountDir + "/token"])
@@ -178,10 +182,11 @@ struct KubeAPIServerTests {
         let dir = harness.stateDir + "/sa-wrong-ca"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for file in ["token", "namespace"] {
-            try? FileManager.default.removeItem(atPath: dir + "/" + file)
-            try FileManager.default.copyItem(atPath: harness.serviceAccountDir + "/" + file, toPath: dir + "/" + file)
+            // Copy the content: the pod layout's files are relative symlinks into `..data`.
+            let content = try Data(contentsOf: URL(fileURLWithPath: harness.serviceAccountDir + "/" + file))
+            try content.write(to: URL(fileURLWithPath: dir + "/" + file))
         }
-        let made = KubeHarness.run([
+        let made = await KubeHarness.run([
             "/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-days", "1", "-subj", "/CN=wrong-ca", "-keyout", dir + "/wrong.key", "-out", dir + "/ca.crt",
         ])
@@ -201,8 +206,8 @@ struct KubeAPIServerTests {
 
         if let binary = KubeAPIServerTests.kproxyBinary {
             // The CLI keeps retrying (and printing) until `timeout` stops it.
-            let result = KubeHarness.run(
-                ["/usr/bin/timeout", "25", binary, "inspect", "--serviceaccount-dir", dir],
+            let result = await KubeHarness.run(
+                ["/usr/bin/timeout", "6", binary, "inspect", "--serviceaccount-dir", dir],
                 env: ["KUBERNETES_SERVICE_HOST": harness.host, "KUBERNETES_SERVICE_PORT": "\(harness.port)"])
             KubeLog.record(result.stdout + result.stderr)
             #expect(result.status == 124)
