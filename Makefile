@@ -25,7 +25,7 @@ build: deps
 	$(SWIFT) build -c release --product kproxy
 
 run: build
-	.build/release/kproxy inspect --manifests $(DEMO) --node node-a
+	.build/release/kproxy run --config deploy/examples/demo-config.yaml --manifests $(DEMO) --dry-run
 
 ## The real kube-apiserver for the end-to-end tests, built once per machine and cached outside the repo.
 apiserver: deps
@@ -34,7 +34,7 @@ apiserver: deps
 test: deps apiserver
 	python3 deploy/check.py
 	$(SWIFT) build --build-tests
-	$(SWIFT) test
+	$(SWIFT) test --no-parallel
 
 bench: deps
 	$(SWIFT) package --package-path bench benchmark

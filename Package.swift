@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "KubeModel", targets: ["KubeModel"]),
         .library(name: "ClusterModel", targets: ["ClusterModel"]),
         .library(name: "RuleSynth", targets: ["RuleSynth"]),
+        .library(name: "Netfilter", targets: ["Netfilter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -20,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
@@ -34,36 +36,30 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "RuleSynth", dependencies: ["KubeModel", "ClusterModel"], swiftSettings: strict),
         .target(
-            name: "Daemon",
+            name: "RuleSynth",
             dependencies: [
-                "KubeModel", "ClusterModel", "RuleSynth",
-                .product(name: "Yams", package: "Yams"),
+                "KubeModel", "ClusterModel", .product(name: "HashTreeCollections", package: "swift-collections"),
+            ],
+            swiftSettings: strict),
+        // Netfilter
+        .systemLibrary(
+            name: "CNetfilter", pkgConfig: "libnftnl libmnl", providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
+        .target(name: "CNetfilterShims", dependencies: ["CNetfilter"]),
+        .target(
+            name: "Netfilter", dependencies: ["CNetfilter", "CNetfilterShims", "KubeModel", "RuleSynth"],
+            swiftSettings: strict),
+        // ClusterDNS
+        .target(
+            name: "ClusterDNS",
+            dependencies: [
+                "KubeModel", "ClusterModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "HashTreeCollections", package: "swift-collections"),
             ],
-            swiftSettings: strict
-        ),
-        .executableTarget(
-            name: "kproxy",
-            dependencies: [
-                "KubeModel", "ClusterModel", "KubeClient",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strict
-        ),
-        .testTarget(
-            name: "KubeModelTests", dependencies: ["KubeModel"], exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"], swiftSettings: strict),
-        .testTarget(
-            name: "DaemonTests",
-            dependencies: ["Daemon", .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strict
         ),
         // KubeClient
@@ -81,6 +77,45 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "KubeModel", "ClusterModel", "RuleSynth", "Netfilter", "ClusterDNS", "KubeClient",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "kproxy",
+            dependencies: [
+                "KubeModel", "ClusterModel", "RuleSynth", "Netfilter", "ClusterDNS", "KubeClient", "Daemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "KubeModelTests", dependencies: ["KubeModel"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"], swiftSettings: strict),
+        .testTarget(
+            name: "RuleSynthTests", dependencies: ["RuleSynth", "ClusterModel", "KubeModel"],
+            exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(
+            name: "NetfilterTests", dependencies: ["Netfilter", "CNetfilter", "RuleSynth", "KubeModel"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ClusterDNSTests",
+            dependencies: ["ClusterDNS", "KubeModel", "ClusterModel", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "KubeClientTests",
             dependencies: [
@@ -93,11 +128,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // IntegrationTests (root + real servers; KubeClient's files are IntegrationTests/Kube*.swift)
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: ["Daemon", .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        // Tests that need root, the kernel or a real server; each area's files carry its prefix.
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "KubeClient", "KubeModel", "ClusterModel",
+                "RuleSynth", "ClusterModel", "KubeModel", "Netfilter", "ClusterDNS", "KubeClient", "Daemon",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

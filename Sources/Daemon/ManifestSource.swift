@@ -76,3 +76,17 @@ public struct ManifestSource: Sendable {
         return entries.sorted()
     }
 }
+
+extension ManifestSource {
+    /// The source's reloads as sync-loop updates: a manifest directory is complete as soon as it is read.
+    public func updates() -> AsyncStream<SourceUpdate> {
+        let events = events()
+        return AsyncStream { continuation in
+            let task = Task {
+                for await batch in events { continuation.yield(SourceUpdate(events: batch, synced: true)) }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}

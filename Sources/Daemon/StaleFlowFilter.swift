@@ -20,8 +20,13 @@ public struct StaleFlowFilter: Hashable, Sendable {
     public var nodePorts: [UInt16: Set<IPAddress>] = [:]
 
     public init(snapshot: ClusterSnapshot) {
-        for port in snapshot.servicePorts.values where port.proxied && port.name.protocol == .udp {
-            let serving = Set(snapshot.endpoints(for: port.name).filter(\.serving).map(\.address))
+        self.init(ports: snapshot.servicePorts.values.map { ($0, snapshot.endpoints(for: $0.name)) })
+    }
+
+    /// The same from Service ports and their endpoints directly, as the rule synthesizer holds them.
+    public init(ports: some Sequence<(ServicePortInfo, [ServiceEndpoint])>) {
+        for (port, endpoints) in ports where port.proxied && port.name.protocol == .udp {
+            let serving = Set(endpoints.filter(\.serving).map(\.address))
             for address in port.clusterIPs + port.externalIPs + port.loadBalancerIPs {
                 servicePorts[Destination(address: address, port: port.port), default: []].formUnion(serving)
             }

@@ -5,7 +5,9 @@ struct KProxy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kproxy",
         abstract: "A Kubernetes node proxy and cluster DNS server: nftables over netlink, DNS from the same model.",
-        subcommands: [Inspect.self, Version.self]
+        subcommands: [
+            Run.self, Rules.self, Inspect.self, DNSCommand.self, ResolveCommand.self, Cleanup.self, Version.self,
+        ]
     )
 }
 

@@ -1,0 +1,116 @@
+import ArgumentParser
+import Daemon
+import Foundation
+import Logging
+import Netfilter
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the node daemon: keep the kernel's rules and the DNS answers in step with the cluster.",
+        discussion: """
+            The cluster comes from a directory of manifests (--manifests, re-read when its files change). \
+            With --dry-run, each transaction is printed in `nft -f` syntax instead of being programmed. \
+            SIGTERM and SIGINT stop the daemon and leave the rules in place; `kproxy cleanup` removes them.
+            """)
+
+    @Option(help: "A KubeProxyConfiguration file, with kproxy's dns: section.")
+    var config: String?
+
+    @Option(help: "Read the cluster from this directory of YAML/JSON manifests instead of the API server.")
+    var manifests: String?
+
+    @Option(
+        name: [.customLong("node"), .customLong("hostname-override")],
+        help: "The node kproxy runs on (default: hostnameOverride, then $NODE_NAME, then the hostname).")
+    var node: String?
+
+    @Flag(name: .customLong("dry-run"), help: "Print each transaction instead of programming the kernel.")
+    var dryRun = false
+
+    @Option(help: "Program the nftables of this network namespace (a name under /run/netns, or a path).")
+    var netns: String?
+
+    @Option(name: .customLong("healthz-bind-address"), help: "Overrides healthzBindAddress (HOST:PORT; empty disables).")
+    var healthzBindAddress: String?
+
+    @Option(name: .customLong("metrics-bind-address"), help: "Overrides metricsBindAddress (HOST:PORT; empty disables).")
+    var metricsBindAddress: String?
+
+    @Option(name: .customLong("dns-listen"), help: "Overrides dns.listen (IP:PORT; repeat for more; empty disables DNS).")
+    var dnsListen: [String] = []
+
+    @Flag(help: "Log every DNS query with its client, name, type and rcode.")
+    var logQueries = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        let logger = Logger(label: "kproxy")
+        let configuration = try loadConfiguration()
+        let nodeName = node ?? configuration.hostnameOverride ?? ProcessInfo.processInfo.environment["NODE_NAME"]
+            ?? ProcessInfo.processInfo.hostName
+        guard let manifests else {
+            throw ValidationError("say where the cluster comes from: --manifests DIR")
+        }
+        let source = ManifestSource(directory: manifests, logger: logger)
+        let sink: any TransactionSink
+        if dryRun {
+            sink = PrintingSink()
+        } else {
+            do {
+                sink = NetfilterSink(client: try NetfilterClient(netns: netns))
+            } catch {
+                throw ValidationError("cannot open the netfilter socket: \(error.description)")
+            }
+        }
+        var daemon = NodeDaemon(
+            configuration: configuration, nodeName: nodeName, sink: sink, serveHealthCheckNodePorts: !dryRun,
+            logger: logger)
+        daemon.logQueries = logQueries
+        logger.info("starting", metadata: ["node": "\(nodeName)", "dryRun": "\(dryRun)", "manifests": "\(manifests)"])
+        do {
+            try await daemon.run(updates: source.updates())
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+        logger.info("stopped; the programmed rules stay in place until `kproxy cleanup`")
+    }
+
+    func loadConfiguration() throws -> Configuration {
+        var configuration = Configuration()
+        if let config {
+            do {
+                configuration = try Configuration.load(file: config)
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
+        if let healthzBindAddress {
+            configuration.healthzBindAddress = try Self.hostPort(healthzBindAddress, flag: "--healthz-bind-address")
+        }
+        if let metricsBindAddress {
+            configuration.metricsBindAddress = try Self.hostPort(metricsBindAddress, flag: "--metrics-bind-address")
+        }
+        if !dnsListen.isEmpty {
+            configuration.dns.listen = try dnsListen.filter { !$0.isEmpty }.map { text in
+                guard let address = HostPort(text) else { throw ValidationError("--dns-listen: \(text) is not IP:PORT") }
+                return address
+            }
+        }
+        return configuration
+    }
+
+    static func hostPort(_ text: String, flag: String) throws -> HostPort? {
+        if text.isEmpty { return nil }
+        guard let value = HostPort(text) else { throw ValidationError("\(flag): \(text) is not HOST:PORT") }
+        return value
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,155 @@
+import KubeModel
+import Logging
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import ClusterDNS
+
+/// The NIO listeners on loopback with ephemeral ports; no root needed.
+@Suite(.serialized) struct DNSServerTests {
+    /// `big.test` has 100 A records (one RRset); everything else one A record.
+    struct FixedResponder: DNSResponder {
+        func respond(to query: Message, from client: IPAddress, transport: Transport) async -> Message? {
+            var reply = query.makeResponse()
+            let name = query.questions[0].name
+            let count = name == (try! DNSName("big.test")) ? 100 : 1
+            reply.answers = (0..<count).map {
+                ResourceRecord(name: name, ttl: 5, data: .a(.v4(0x0a00_0000 | UInt32($0))))
+            }
+            if name == (try! DNSName("slow.test")) { try? await Task.sleep(for: .milliseconds(300)) }
+            return reply
+        }
+    }
+
+    static func withServer(
+        _ configuration: DNSServerConfiguration = DNSServerConfiguration(host: "127.0.0.1", port: 0, udpSockets: 2),
+        _ body: (DNSServer<FixedResponder>.Listeners) async throws -> Void
+    ) async throws {
+        let server = DNSServer(configuration: configuration, responder: FixedResponder(), logger: Logger(label: "test"))
+        let listeners = try await server.bind()
+        do {
+            try await body(listeners)
+        } catch {
+            await listeners.close()
+            throw error
+        }
+        await listeners.close()
+    }
+
+    static func upstream(_ address: SocketAddress?) throws -> Upstream {
+        let address = try #require(address)
+        return Upstream(address: IPAddress(address.ipAddress!)!, port: address.port!)
+    }
+
+    @Test func answersOverUDPAndTruncatesToTheClientLimit() async throws {
+        try await Self.withServer { listeners in
+            let exchanger = NIOUpstreamExchanger()
+            let server = try Self.upstream(listeners.udpAddress)
+            let small = Message.query(id: 1, name: try DNSName("Small.Test"), type: .a, edns: nil)
+            let reply = try Message(
+                decoding: try await exchanger.exchange(small.encoded(), with: server, over: .udp, timeout: .seconds(2))
+            )
+            #expect(reply.id == 1 && reply.answers.count == 1)
+            #expect(reply.answers[0].name.description == "Small.Test.")
+
+            let big = Message.query(id: 2, name: try DNSName("big.test"), type: .a, edns: nil)
+            let truncated = try Message(
+                decoding: try await exchanger.exchange(big.encoded(), with: server, over: .udp, timeout: .seconds(2))
+            )
+            #expect(truncated.isTruncated && truncated.answers.isEmpty)
+            let full = try Message(
+                decoding: try await exchanger.exchange(big.encoded(), with: server, over: .tcp, timeout: .seconds(2))
+            )
+            #expect(!full.isTruncated && full.answers.count == 100)
+        }
+    }
+
+    @Test func servesSeveralQueriesOnOneTCPConnectionOutOfOrder() async throws {
+        try await Self.withServer { listeners in
+            let address = try #require(listeners.tcpAddress)
+            let slow = Message.query(id: 10, name: try DNSName("slow.test"), type: .a).encoded()
+            let fast = Message.query(id: 11, name: try DNSName("fast.test"), type: .a).encoded()
+            let ids = try await Self.tcpSession(
+                to: address,
+                send: Message.tcpFramed(slow) + Message.tcpFramed(fast),
+                expect: 2
+            )
+            // The fast answer does not wait behind the slow one.
+            #expect(ids == [11, 10])
+        }
+    }
+
+    @Test func closesIdleAndTricklingConnections() async throws {
+        try await Self.withServer(
+            DNSServerConfiguration(host: "127.0.0.1", port: 0, tcpIdleTimeout: .milliseconds(200))
+        ) { listeners in
+            let address = try #require(listeners.tcpAddress)
+            let start = ContinuousClock.now
+            let channel = try await Self.connect(to: address)
+            try await channel.executeThenClose { inbound, outbound in
+                // One byte every 50 ms never completes a query, so it does not count as activity.
+                let trickle = Task {
+                    for byte in Message.tcpFramed(Message.query(id: 1, name: .root, type: .ns).encoded()) {
+                        try? await outbound.write(ByteBuffer(bytes: [byte]))
+                        try? await Task.sleep(for: .milliseconds(50))
+                    }
+                }
+                for try await _ in inbound {}
+                trickle.cancel()
+            }
+            #expect(ContinuousClock.now - start < .seconds(1))
+        }
+    }
+
+    @Test func capsTCPConnections() async throws {
+        try await Self.withServer(DNSServerConfiguration(host: "127.0.0.1", port: 0, maxTCPConnections: 2)) {
+            listeners in
+            let address = try #require(listeners.tcpAddress)
+            let held = [try await Self.connect(to: address), try await Self.connect(to: address)]
+            try await Task.sleep(for: .milliseconds(50))
+            let rejected = try await Self.connect(to: address)
+            try await rejected.executeThenClose { inbound, _ in
+                for try await _ in inbound {}  // ends when the server closes it
+            }
+            // The held connections still work.
+            let query = Message.query(id: 3, name: try DNSName("a.test"), type: .a).encoded()
+            try await held[0].executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(bytes: Message.tcpFramed(query)))
+                var iterator = inbound.makeAsyncIterator()
+                let reply = try #require(try await iterator.next())
+                #expect(reply.readableBytes > 12)
+            }
+            try await held[1].channel.close()
+        }
+    }
+
+    static func connect(to address: SocketAddress) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(to: address) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+            }
+        }
+    }
+
+    /// Sends `bytes`, reads `expect` framed replies, and returns their IDs in arrival order.
+    static func tcpSession(to address: SocketAddress, send bytes: [UInt8], expect: Int) async throws -> [UInt16] {
+        let channel = try await connect(to: address)
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(bytes: bytes))
+            var buffer: [UInt8] = []
+            var ids: [UInt16] = []
+            for try await chunk in inbound {
+                buffer += chunk.readableBytesView
+                while buffer.count >= 2, buffer.count >= 2 + (Int(buffer[0]) << 8 | Int(buffer[1])) {
+                    let length = Int(buffer[0]) << 8 | Int(buffer[1])
+                    let message = try Message(decoding: Array(buffer[2..<(2 + length)]))
+                    ids.append(message.id)
+                    buffer.removeFirst(2 + length)
+                }
+                if ids.count == expect { break }
+            }
+            return ids
+        }
+    }
+}

@@ -1,0 +1,1 @@
+../RuleSynthTests/Fixtures.swift

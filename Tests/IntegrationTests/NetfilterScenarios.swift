@@ -1,0 +1,1 @@
+../RuleSynthTests/Scenarios.swift

@@ -1,0 +1,1 @@
+../RuleSynthBenchmarks/Fixture.swift
