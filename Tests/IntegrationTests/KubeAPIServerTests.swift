@@ -82,6 +82,74 @@ struct KubeAPIServerTests {
         KubeLog.expectNoToken(from: [harness.serviceAccountDir + "/token"])
     }
 
+    /// The own Node and this node's Pods by field selector, `inspect --watch`, and the Events recorder.
+    @Test func nodePodsWatchOutputAndEvents() async throws {
+        let harness = try await harness()
+        try await harness.kubectl(["create", "namespace", "kt-node"])
+        try await harness.kubectl(["-n", "kt-node", "create", "serviceaccount", "default"])
+        for node in ["node-a", "node-b"] {
+            try await harness.kubectl(
+                ["apply", "-f", "-"],
+                stdin: """
+                    apiVersion: v1
+                    kind: Node
+                    metadata: {name: \(node), labels: {topology.kubernetes.io/zone: zone-\(node)}}
+                    spec: {podCIDR: \(node == "node-a" ? "10.244.1.0/24" : "10.244.2.0/24")}
+                    """)
+            try await harness.kubectl(
+                ["apply", "-f", "-"],
+                stdin: """
+                    apiVersion: v1
+                    kind: Pod
+                    metadata: {name: pod-on-\(node), namespace: kt-node}
+                    spec:
+                      nodeName: \(node)
+                      automountServiceAccountToken: false
+                      containers: [{name: c, image: registry.invalid/none}]
+                    """)
+        }
+        let watch = ClusterWatch(
+            nodeName: "node-a", includePods: true,
+            reflector: ReflectorOptions(backoff: Backoff(initial: .milliseconds(100), maximum: .seconds(1))))
+        let model = try LiveModel(
+            config: harness.inClusterConfig(serviceAccountDir: harness.serviceAccountDir), watch: watch)
+        #expect(await model.wait(timeout: .seconds(10)) { $0.synced })
+        let snapshot = model.snapshot.state.snapshot
+        #expect(snapshot.nodes.keys.sorted() == ["node-a"], "only the own Node (metadata.name=node-a)")
+        #expect(snapshot.localNode?.zone == "zone-node-a")
+        #expect(snapshot.pods.keys.map(\.name) == ["pod-on-node-a"], "only this node's Pods (spec.nodeName)")
+
+        // Events: posted once, the repeat held back by the rate limiter.
+        let recorder = EventRecorder(client: model.client, host: "node-a")
+        let subject = EventSubject(kind: "Service", namespace: "default", name: "kubernetes")
+        #expect(await recorder.record(.warning, reason: "KproxyTest", message: "cannot program", about: subject))
+        #expect(!(await recorder.record(.warning, reason: "KproxyTest", message: "again", about: subject)))
+        let events = try await harness.kubectl([
+            "-n", "default", "get", "events", "--field-selector", "reason=KproxyTest", "-o",
+            "jsonpath={.items[*].message}",
+        ])
+        #expect(events == "cannot program")
+        await model.stop()
+
+        if let binary = KubeAPIServerTests.kproxyBinary {
+            async let output = KubeHarness.run(
+                [
+                    "/usr/bin/timeout", "8", binary, "inspect", "--watch", "--serviceaccount-dir",
+                    harness.serviceAccountDir,
+                ],
+                env: ["KUBERNETES_SERVICE_HOST": harness.host, "KUBERNETES_SERVICE_PORT": "\(harness.port)"])
+            try await Task.sleep(for: .seconds(4))
+            try await harness.kubectl(["-n", "kt-node", "create", "service", "clusterip", "watched", "--tcp=53:53"])
+            let result = await output
+            KubeLog.record(result.stdout + result.stderr)
+            #expect(result.status == 124, "--watch runs until stopped")
+            #expect(result.stdout.contains("service default/kubernetes"))
+            #expect(result.stdout.contains("\n--- "), "a change section after the first model")
+            #expect(result.stdout.contains("service kt-node/watched type=ClusterIP"), "\(result.stdout)")
+        }
+        KubeLog.expectNoToken(from: [harness.serviceAccountDir + "/token"])
+    }
+
     /// Item 4: no binding gives the 403 message; binding it later recovers the same running client.
     @Test func forbiddenThenRecoveredAfterBinding() async throws {
         let harness = try await harness()
