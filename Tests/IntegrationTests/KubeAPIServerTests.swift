@@ -150,6 +150,68 @@ struct KubeAPIServerTests {
         KubeLog.expectNoToken(from: [harness.serviceAccountDir + "/token"])
     }
 
+    /// The "hard way" install: a kubeconfig with a client certificate (relative paths) and the CA inline.
+    @Test func kubeconfigWithClientCertificate() async throws {
+        let harness = try await harness()
+        let dir = harness.stateDir + "/kubeconfig-cert"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let mint = await KubeHarness.run([
+            "/bin/sh", "-c",
+            """
+            set -e; cd '\(dir)'
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=kproxy-cert-user \
+              -keyout client.key -out client.csr 2>/dev/null
+            openssl x509 -req -in client.csr -CA '\(harness.env["CA_FILE"] ?? "")' \
+              -CAkey '\(harness.env["CA_KEY_FILE"] ?? "")' -CAcreateserial -days 1 -out client.crt 2>/dev/null
+            """,
+        ])
+        #expect(mint.status == 0, "\(mint.stderr)")
+        try await harness.kubectl([
+            "create", "clusterrolebinding", "kproxy-cert-user", "--clusterrole=kproxy", "--user=kproxy-cert-user",
+        ])
+        let ca = try Data(contentsOf: URL(fileURLWithPath: harness.env["CA_FILE"] ?? "")).base64EncodedString()
+        let kubeconfig = dir + "/kubeconfig"
+        try Data(
+            """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: harness
+              cluster: {server: "https://\(harness.host):\(harness.port)", certificate-authority-data: \(ca)}
+            users:
+            - name: kproxy
+              user: {client-certificate: client.crt, client-key: client.key}
+            contexts:
+            - name: kproxy
+              context: {cluster: harness, user: kproxy}
+            current-context: kproxy
+            """.utf8
+        ).write(to: URL(fileURLWithPath: kubeconfig))
+        let config = try ConnectionConfig.kubeconfig(path: kubeconfig)
+        #expect(config.token == nil)
+        let model = try LiveModel(config: config)
+        #expect(await model.wait(timeout: .seconds(10)) { $0.synced }, "\(model.snapshot.problems)")
+        #expect(model.snapshot.state.snapshot.services[service("default", "kubernetes")] != nil)
+        await model.stop()
+
+        if let binary = KubeAPIServerTests.kproxyBinary {
+            let result = await KubeHarness.run([binary, "inspect", "--kubeconfig", kubeconfig])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("service default/kubernetes"))
+        }
+    }
+
+    /// Nothing the suite logged, kproxy's CLI printed, or the API server logged holds a ServiceAccount token.
+    @Test func noLogLineHoldsAToken() async throws {
+        let harness = try await harness()
+        for log in ["apiserver.log", "etcd.log"] {
+            if let text = try? String(contentsOfFile: harness.stateDir + "/" + log, encoding: .utf8) {
+                KubeLog.record(text)
+            }
+        }
+        KubeLog.expectNoToken(from: [harness.serviceAccountDir + "/token"])
+    }
+
     /// Item 4: no binding gives the 403 message; binding it later recovers the same running client.
     @Test func forbiddenThenRecoveredAfterBinding() async throws {
         let harness = try await harness()
