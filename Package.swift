@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "ClusterModel", targets: ["ClusterModel"]),
         .library(name: "RuleSynth", targets: ["RuleSynth"]),
         .library(name: "Netfilter", targets: ["Netfilter"]),
+        .library(name: "ClusterDNS", targets: ["ClusterDNS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -113,7 +114,11 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "ClusterDNSTests",
-            dependencies: ["ClusterDNS", "KubeModel", "ClusterModel", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "ClusterDNS", "KubeModel", "ClusterModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

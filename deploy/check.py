@@ -354,7 +354,7 @@ def check_deployment():
     if (kubeconfig["clusters"][0]["cluster"].get("certificate-authority") != f"{SA_DIR}/ca.crt"
             or kubeconfig["users"][0]["user"].get("tokenFile") != f"{SA_DIR}/token"):
         problem("kproxy.yaml", "kubeconfig.conf must use the ServiceAccount's ca.crt and token")
-    check_proxy_config("config.yaml", yaml.safe_load((DEPLOY / "config.yaml").read_text()),
+    check_proxy_config("systemd/config.yaml", yaml.safe_load((DEPLOY / "systemd" / "config.yaml").read_text()),
                        in_cluster=False)
     demo = yaml.safe_load((DEPLOY / "examples" / "demo-config.yaml").read_text())
     check_proxy_config("examples/demo-config.yaml", demo, in_cluster=False)

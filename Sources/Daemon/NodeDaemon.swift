@@ -12,6 +12,8 @@ public struct NodeDaemon: Sendable {
     public var nodeName: String
     /// Where transactions go: the kernel, or standard output for a dry run.
     public var sink: any TransactionSink
+    /// Cleans stale UDP flows after each sync; nil in a dry run, which changes nothing in the kernel.
+    public var conntrack: ConntrackCleaner?
     /// Whether to open a health-check node port per `externalTrafficPolicy: Local` LoadBalancer; a dry run
     /// programs nothing, so it must not tell load balancers that the node is ready.
     public var serveHealthCheckNodePorts: Bool
@@ -49,7 +51,7 @@ public struct NodeDaemon: Sendable {
         }
         let loop = SyncLoop(
             nodeName: nodeName, updates: updates,
-            backend: RulesBackend(configuration: configuration, sink: sink, logger: logger),
+            backend: RulesBackend(configuration: configuration, sink: sink, conntrack: conntrack, logger: logger),
             minSyncPeriod: configuration.minSyncPeriod, syncPeriod: configuration.syncPeriod,
             health: health, logger: logger, observer: observer)
         let status = StatusEndpoints(

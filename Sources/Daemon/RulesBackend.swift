@@ -17,6 +17,7 @@ public protocol TransactionSink: Sendable {
 public actor RulesBackend: ProxyBackend {
     private let configuration: Configuration
     private let sink: any TransactionSink
+    private let conntrack: ConntrackCleaner?
     private let logger: Logger
     private var synthesizer: RuleSynthesizer?
     private var planner = SyncPlanner()
@@ -24,9 +25,11 @@ public actor RulesBackend: ProxyBackend {
     /// The last programmed ruleset; `kproxy run --dry-run` and tests read it.
     public private(set) var programmed: Ruleset?
 
-    public init(configuration: Configuration, sink: any TransactionSink, logger: Logger) {
+    public init(configuration: Configuration, sink: any TransactionSink, conntrack: ConntrackCleaner? = nil,
+                logger: Logger) {
         self.configuration = configuration
         self.sink = sink
+        self.conntrack = conntrack
         self.logger = logger
     }
 
@@ -51,6 +54,9 @@ public actor RulesBackend: ProxyBackend {
         }
         planner = plan.next
         programmed = ruleset
+        if let conntrack, ConntrackCleaner.isNeeded(after: changes, full: plan.isFull) {
+            await conntrack.clean(snapshot)
+        }
         logger.debug("programmed", metadata: [
             "full": "\(plan.isFull)", "operations": "\(plan.transaction.operations.count)",
         ])

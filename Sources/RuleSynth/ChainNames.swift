@@ -35,8 +35,8 @@ enum ChainNames {
     /// `HASH-namespace/name/protocol/portName__IP/port`; IPv6 colons become dots, as chain names forbid them.
     static func endpointBase(_ port: ServicePortName, _ endpoint: ServiceEndpoint) -> String {
         let ip = endpoint.address.description.replacingOccurrences(of: ":", with: ".")
-        return hashAndTruncate(
-            "\(port.service.namespace)/\(port.service.name)/\(port.protocol.nftName)/\(port.port)__\(ip)/\(endpoint.port)")
+        let service = "\(port.service.namespace)/\(port.service.name)/\(port.protocol.nftName)/\(port.port)"
+        return hashAndTruncate("\(service)__\(ip)/\(endpoint.port)")
     }
 
     static func affinity(_ port: ServicePortName, _ endpoint: ServiceEndpoint) -> String {

@@ -31,7 +31,8 @@ extension Chain {
         var text = "\tchain \(name) {\n"
         if let comment { text += "\t\tcomment \(RuleRenderer.quoted(comment))\n" }
         if let base {
-            text += "\t\ttype \(base.type.rawValue) hook \(base.hook.rawValue) priority "
+            text +=
+                "\t\ttype \(base.type.rawValue) hook \(base.hook.rawValue) priority "
                 + "\(base.priorityName(renderer.family)); policy \(base.policy);\n"
         }
         for rule in rules { text += "\t\t\(renderer.render(rule))\n" }

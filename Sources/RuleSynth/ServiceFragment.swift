@@ -91,7 +91,8 @@ extension ServiceFragment {
         let affinityTimeout = info.sessionAffinityTimeout.map { UInt32(min(86400, max(1, $0))) }
 
         func add(_ set: String, _ key: [ElementValue], _ data: ElementData?, comment: String? = nil) {
-            elements[ElementSlot(family: family, set: set, key: key)] = SetElement(key: key, data: data, comment: comment)
+            elements[ElementSlot(family: family, set: set, key: key)] = SetElement(
+                key: key, data: data, comment: comment)
         }
 
         for ip in clusterIPs {
@@ -99,7 +100,9 @@ extension ServiceFragment {
             if let internalTarget {
                 add(BaseLayout.serviceIPs, [.address(ip), .proto(proto), port], .verdict(.goto(internalTarget)))
             } else {
-                add(BaseLayout.noEndpointServices, [.address(ip), .proto(proto), port], .verdict(noEndpointVerdict), comment: comment)
+                add(
+                    BaseLayout.noEndpointServices, [.address(ip), .proto(proto), port], .verdict(noEndpointVerdict),
+                    comment: comment)
             }
         }
         let externalIPs = info.externalIPs.filter { $0.family == ipFamily }
@@ -129,7 +132,8 @@ extension ServiceFragment {
         // Source ranges apply even with no endpoints: a disallowed source is dropped, not rejected.
         if usesFirewall {
             chains.append(
-                firewall(firewallChain, family: family, node: node, ranges: sourceRanges, loadBalancerIPs: loadBalancerIPs))
+                firewall(
+                    firewallChain, family: family, node: node, ranges: sourceRanges, loadBalancerIPs: loadBalancerIPs))
         }
         defer { self.chains[family] = chains }
         guard hasEndpoints else { return }
@@ -148,16 +152,19 @@ extension ServiceFragment {
         }
         if usesClusterChain {
             chains.append(
-                endpointChain(clusterChain, categories.cluster, family: family, affinity: affinityTimeout != nil, names: &names))
+                endpointChain(
+                    clusterChain, categories.cluster, family: family, affinity: affinityTimeout != nil, names: &names))
         }
         if usesLocalChain {
             chains.append(
-                endpointChain(localChain, categories.local, family: family, affinity: affinityTimeout != nil, names: &names))
+                endpointChain(
+                    localChain, categories.local, family: family, affinity: affinityTimeout != nil, names: &names))
         }
         if usesExternalChain {
-            chains.append(externalTrafficChain(
-                externalChain, family: family, node: node, clusterTarget: usesClusterChain ? clusterChain : nil,
-                policyTarget: externalTarget))
+            chains.append(
+                externalTrafficChain(
+                    externalChain, family: family, node: node, clusterTarget: usesClusterChain ? clusterChain : nil,
+                    policyTarget: externalTarget))
         }
     }
 

@@ -21,8 +21,8 @@ extension Transaction.Operation {
         case .addChain(let family, let table, let chain):
             var options: [String] = []
             if let base = chain.base {
-                options.append(
-                    "type \(base.type.rawValue) hook \(base.hook.rawValue) priority \(base.priority) ; policy \(base.policy) ;")
+                let hook = "type \(base.type.rawValue) hook \(base.hook.rawValue)"
+                options.append("\(hook) priority \(base.priority) ; policy \(base.policy) ;")
             }
             if let comment = chain.comment { options.append("comment \(RuleRenderer.quoted(comment)) ;") }
             let body = options.isEmpty ? "" : " { " + options.joined(separator: " ") + " }"

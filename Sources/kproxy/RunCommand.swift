@@ -2,13 +2,15 @@ import ArgumentParser
 import Daemon
 import Foundation
 import Logging
+import KubeClient
 import Netfilter
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the node daemon: keep the kernel's rules and the DNS answers in step with the cluster.",
         discussion: """
-            The cluster comes from a directory of manifests (--manifests, re-read when its files change). \
+            The cluster comes from the API server (in-cluster ServiceAccount or a kubeconfig), or from a directory \
+            of manifests (--manifests, re-read when its files change). \
             With --dry-run, each transaction is printed in `nft -f` syntax instead of being programmed. \
             SIGTERM and SIGINT stop the daemon and leave the rules in place; `kproxy cleanup` removes them.
             """)
@@ -18,6 +20,17 @@ struct Run: AsyncParsableCommand {
 
     @Option(help: "Read the cluster from this directory of YAML/JSON manifests instead of the API server.")
     var manifests: String?
+
+    @Option(help: "Reach the API server with this kubeconfig (default: clientConnection.kubeconfig, then in-cluster).")
+    var kubeconfig: String?
+
+    @Option(help: "The ServiceAccount directory (token, ca.crt, namespace) of the in-cluster config.")
+    var serviceaccountDir: String = ConnectionConfig.defaultServiceAccountDir
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Watch this node's Pods, so DNS knows which namespace a query comes from (needs deploy/rbac.yaml's pods rule).")
+    var watchPods = true
 
     @Option(
         name: [.customLong("node"), .customLong("hostname-override")],
@@ -55,16 +68,15 @@ struct Run: AsyncParsableCommand {
         let configuration = try loadConfiguration()
         let nodeName = node ?? configuration.hostnameOverride ?? ProcessInfo.processInfo.environment["NODE_NAME"]
             ?? ProcessInfo.processInfo.hostName
-        guard let manifests else {
-            throw ValidationError("say where the cluster comes from: --manifests DIR")
-        }
-        let source = ManifestSource(directory: manifests, logger: logger)
+        let (updates, client) = try clusterSource(configuration: configuration, nodeName: nodeName, logger: logger)
         let sink: any TransactionSink
+        var conntrack: ConntrackCleaner?
         if dryRun {
             sink = PrintingSink()
         } else {
             do {
                 sink = NetfilterSink(client: try NetfilterClient(netns: netns))
+                conntrack = ConntrackCleaner(client: try ConntrackClient(netns: netns), logger: logger)
             } catch {
                 throw ValidationError("cannot open the netfilter socket: \(error.description)")
             }
@@ -73,13 +85,43 @@ struct Run: AsyncParsableCommand {
             configuration: configuration, nodeName: nodeName, sink: sink, serveHealthCheckNodePorts: !dryRun,
             logger: logger)
         daemon.logQueries = logQueries
-        logger.info("starting", metadata: ["node": "\(nodeName)", "dryRun": "\(dryRun)", "manifests": "\(manifests)"])
+        daemon.conntrack = conntrack
+        logger.info("starting", metadata: ["node": "\(nodeName)", "dryRun": "\(dryRun)"])
         do {
-            try await daemon.run(updates: source.updates())
+            try await daemon.run(updates: updates)
         } catch let error as ConfigurationError {
+            await client?.shutdown()
             throw ValidationError(error.description)
         }
+        await client?.shutdown()
         logger.info("stopped; the programmed rules stay in place until `kproxy cleanup`")
+    }
+
+    /// Manifests when given; otherwise the API server, from --kubeconfig, the config's
+    /// clientConnection.kubeconfig, or the in-cluster ServiceAccount, in that order.
+    func clusterSource(configuration: Configuration, nodeName: String, logger: Logger) throws
+        -> (AsyncStream<SourceUpdate>, KubeClient?)
+    {
+        if let manifests {
+            logger.info("reading the cluster from manifests", metadata: ["directory": "\(manifests)"])
+            return (ManifestSource(directory: manifests, logger: logger).updates(), nil)
+        }
+        let connection: ConnectionConfig
+        let client: KubeClient
+        do {
+            if let kubeconfig = kubeconfig ?? configuration.kubeconfig {
+                connection = try ConnectionConfig.kubeconfig(path: kubeconfig)
+            } else {
+                connection = try ConnectionConfig.inCluster(serviceAccountDir: serviceaccountDir)
+            }
+            client = try KubeClient(config: connection, logger: logger)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        logger.info("reading the cluster from the API server", metadata: [
+            "server": "\(connection.serverURL)", "credentials": "\(connection.credentialDescription)",
+        ])
+        return (client.sourceUpdates(ClusterWatch(nodeName: nodeName, includePods: watchPods), logger: logger), client)
     }
 
     func loadConfiguration() throws -> Configuration {

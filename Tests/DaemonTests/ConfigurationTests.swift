@@ -10,7 +10,7 @@ struct ConfigurationTests {
         .appendingPathComponent("deploy")
 
     @Test func shippedSampleParses() throws {
-        let config = try Configuration.load(file: Self.deploy.appendingPathComponent("config.yaml").path)
+        let config = try Configuration.load(file: Self.deploy.appendingPathComponent("systemd/config.yaml").path)
         #expect(config.kubeconfig == "/etc/kproxy/kubeconfig")
         #expect(config.healthzBindAddress == HostPort(host: "0.0.0.0", port: 10256))
         #expect(config.clusterCIDRs.map(\.description) == ["10.244.0.0/16", "fd00:10:244::/56"])

@@ -77,10 +77,17 @@ enum DNSForwardHarness {
     }
 
     /// `dig` against kproxy, with the header comments and the answer section only.
-    static func dig(_ name: String, port: Int, source: String? = nil, tcp: Bool = false) async throws -> DigResult {
-        var arguments = [
-            "@127.0.0.1", "-p", "\(port)", name, "A", "+tries=1", "+time=4", "+noall", "+comments", "+answer",
-        ]
+    static func dig(
+        _ name: String,
+        port: Int,
+        source: String? = nil,
+        tcp: Bool = false,
+        extra: [String] = []
+    ) async throws -> DigResult {
+        var arguments =
+            extra + [
+                "@127.0.0.1", "-p", "\(port)", name, "A", "+tries=1", "+time=4", "+noall", "+comments", "+answer",
+            ]
         if let source { arguments += ["-b", source] }
         if tcp { arguments.append("+tcp") }
         return DigResult(output: try await run("dig", arguments))
@@ -109,16 +116,24 @@ enum DNSForwardHarness {
         let pid: pid_t
         let port: Int
         let log: URL
+        let hosts: URL
 
-        init() throws {
+        /// With `bigAnswer`, `big.example.net` has that many A records (from a hosts file), too many for UDP.
+        init(bigAnswer: Int = 0) throws {
             port = Int.random(in: 30000..<40000)
             log = FileManager.default.temporaryDirectory.appendingPathComponent("kpt-dnsfwd-\(UUID().uuidString).log")
+            hosts = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "kpt-dnsfwd-\(UUID().uuidString).hosts"
+            )
+            let lines = (0..<bigAnswer).map { "198.51.\($0 / 200).\($0 % 200 + 1) big.example.net\n" }.joined()
+            try lines.write(to: hosts, atomically: true, encoding: .utf8)
             pid = try DNSForwardHarness.spawn(
                 DNSForwardHarness.toolPath("dnsmasq") ?? "dnsmasq",
                 [
                     "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--pid-file=",
                     "--bind-interfaces", "--listen-address=127.0.0.1", "--port=\(port)", "--user=root",
                     "--address=/example.net/192.0.2.53", "--local-ttl=60", "--log-queries", "--log-facility=-",
+                    "--addn-hosts=\(hosts.path)",
                 ],
                 output: log.path
             )
@@ -154,6 +169,7 @@ enum DNSForwardHarness {
             var status: Int32 = 0
             while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
             try? FileManager.default.removeItem(at: log)
+            try? FileManager.default.removeItem(at: hosts)
         }
     }
 

@@ -34,6 +34,30 @@ struct DNSForwardTests {
         }
     }
 
+    /// dnsmasq truncates 120 A records over UDP; kproxy retries over TCP, then truncates to each client's
+    /// own limit: TC for a 512-byte client (which dig then retries over TCP), everything over TCP.
+    @Test func bigAnswersRetryUpstreamOverTCPAndTruncatePerClient() async throws {
+        let dnsmasq = try DNSForwardHarness.Dnsmasq(bigAnswer: 120)
+        defer { dnsmasq.stop() }
+        try await dnsmasq.waitUntilReady()
+        try await DNSForwardHarness.withForwardingServer(upstreams: [dnsmasq.upstream]) { port in
+            let small = try await DNSForwardHarness.dig(
+                "big.example.net",
+                port: port,
+                extra: ["+bufsize=512", "+ignore", "+noedns"]
+            )
+            #expect(small.status == "NOERROR", "\(small.output)")
+            #expect(small.output.contains(" tc"), "TC is set for a 512-byte client: \(small.output)")
+            #expect(small.answers.isEmpty, "the single RRset is not split")
+            let tcp = try await DNSForwardHarness.dig("big.example.net", port: port, tcp: true)
+            #expect(tcp.answers.count == 120, "\(tcp.output)")
+            let retried = try await DNSForwardHarness.dig("big.example.net", port: port)
+            #expect(retried.answers.count == 120, "dig retries over TCP after TC: \(retried.output)")
+            // Upstream saw one UDP query and its TCP retry; the later answers came from the cache.
+            #expect(dnsmasq.queries(for: "big.example.net") == 2)
+        }
+    }
+
     @Test func refusesClientsOutsideTheACL() async throws {
         let dnsmasq = try DNSForwardHarness.Dnsmasq()
         defer { dnsmasq.stop() }

@@ -92,7 +92,8 @@ enum NetlinkDebugText {
         }
         for line in dump.split(separator: "\n").map(String.init) {
             let fields = line.split(separator: " ")
-            if (line.hasPrefix("ip kproxy ") || line.hasPrefix("ip6 kproxy ")) && fields.count >= 4, !line.contains("@") {
+            if (line.hasPrefix("ip kproxy ") || line.hasPrefix("ip6 kproxy ")) && fields.count >= 4, !line.contains("@")
+            {
                 flush()
                 current = ("\(fields[0]) \(fields[2])", [])
             } else if line.hasPrefix("  [") {
@@ -119,13 +120,16 @@ struct RuleSynthBytecodeTests {
             let ruleset = RandomCluster.ruleset(RandomCluster.state(&rng), into: &synthesizer, previous: [:])
             try netns.apply(SyncPlanner.fullSync(ruleset).render())
             let (status, dump) = try ScratchNetns.run(
-                ScratchNetns.ip!, ["netns", "exec", netns.name, ScratchNetns.nft!, "--debug=netlink", "list", "ruleset"])
+                ScratchNetns.ip!,
+                ["netns", "exec", netns.name, ScratchNetns.nft!, "--debug=netlink", "list", "ruleset"])
             try #require(status == 0, "nft --debug=netlink failed: \(dump)")
             let kernel = NetlinkDebugText.parse(dump)
             var compared = 0
             for table in ruleset.tables {
                 for chain in table.chains.values {
-                    let ours = chain.rules.map { $0.expressions.map { NetlinkDebugText.expression($0, family: table.family) } }
+                    let ours = chain.rules.map {
+                        $0.expressions.map { NetlinkDebugText.expression($0, family: table.family) }
+                    }
                     let theirs = kernel["\(table.family.rawValue) \(chain.name)"] ?? []
                     #expect(ours == theirs, "seed \(seed): \(table.family.rawValue) chain \(chain.name) differs")
                     compared += ours.count

@@ -50,10 +50,14 @@ enum RandomCluster {
             info.type = .loadBalancer
             info.nodePort = UInt16(30000 + index)
             info.loadBalancerIPs = [IPAddress.v4(0x0506_0700 + UInt32(index))]
-            if Bool.random(using: &rng) { info.loadBalancerSourceRanges = [CIDR("203.0.113.0/25")!, CIDR("192.168.0.0/16")!] }
+            if Bool.random(using: &rng) {
+                info.loadBalancerSourceRanges = [CIDR("203.0.113.0/25")!, CIDR("192.168.0.0/16")!]
+            }
         }
         if Int.random(in: 0..<4, using: &rng) == 0 { info.externalIPs = [IPAddress.v4(0xC0A8_6300 + UInt32(index))] }
-        if Int.random(in: 0..<3, using: &rng) == 0 { info.sessionAffinityTimeout = [60, 10800][Int.random(in: 0..<2, using: &rng)] }
+        if Int.random(in: 0..<3, using: &rng) == 0 {
+            info.sessionAffinityTimeout = [60, 10800][Int.random(in: 0..<2, using: &rng)]
+        }
         info.externalPolicyLocal = info.isExternallyAccessible && Bool.random(using: &rng)
         info.internalPolicyLocal = Int.random(in: 0..<4, using: &rng) == 0
         if Int.random(in: 0..<4, using: &rng) == 0 { info.trafficDistribution = "PreferClose" }
@@ -61,11 +65,14 @@ enum RandomCluster {
         var endpoints: [ServiceEndpoint] = []
         for slot in 0..<Int.random(in: 0...5, using: &rng) {
             let v6 = dual && slot % 2 == 1
-            let address = v6 ? IPAddress("fd00:180::\(index * 8 + slot + 1)")! : IPAddress.v4(0x0AB4_0000 + UInt32(index * 8 + slot))
+            let address =
+                v6
+                ? IPAddress("fd00:180::\(index * 8 + slot + 1)")! : IPAddress.v4(0x0AB4_0000 + UInt32(index * 8 + slot))
             let ready = Int.random(in: 0..<5, using: &rng) != 0
             endpoints.append(
                 ServiceEndpoint(
-                    address: address, port: UInt16(8080 + slot % 2), ready: ready, serving: ready || Bool.random(using: &rng),
+                    address: address, port: UInt16(8080 + slot % 2), ready: ready,
+                    serving: ready || Bool.random(using: &rng),
                     terminating: !ready, nodeName: Bool.random(using: &rng) ? "node1" : "node2",
                     zoneHints: [Bool.random(using: &rng) ? "zone-a" : "zone-b"]))
         }

@@ -6,8 +6,12 @@ import Testing
 struct ScratchNetns {
     let name: String
 
-    static let nft = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"].first { FileManager.default.isExecutableFile(atPath: $0) }
-    static let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let nft = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+    static let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
 
     /// Why these tests cannot run here, if they cannot.
     static var unavailableReason: String? {

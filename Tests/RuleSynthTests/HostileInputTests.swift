@@ -1,6 +1,7 @@
 import ClusterModel
 import KubeModel
 import Testing
+
 @testable import RuleSynth
 
 /// Inputs the API server would refuse but a manifest or a bug can deliver: synthesis never traps, and
@@ -19,7 +20,10 @@ struct HostileInputTests {
     func manyEndpoints() throws {
         let endpoints = (0..<65536).map { ServiceEndpoint(address: .v4(0x0A00_0000 + UInt32($0)), port: 8080) }
         let ruleset = F.ruleset([(F.port("ns", "huge", clusterIPs: ["172.30.0.1"]), endpoints)])
-        let chain = try #require(ruleset.table(.ip)?.chains[ServiceFragment.Names(ServicePortName(namespace: "ns", name: "huge", port: "p80", protocol: .tcp)).cluster])
+        let chain = try #require(
+            ruleset.table(.ip)?.chains[
+                ServiceFragment.Names(ServicePortName(namespace: "ns", name: "huge", port: "p80", protocol: .tcp))
+                    .cluster])
         #expect(chain.rules.count == 65536)
         #expect(ruleset.table(.ip)?.sets["hairpin-connections"]?.elements.count == 65536)
         let text = ruleset.render()
@@ -30,7 +34,10 @@ struct HostileInputTests {
     @Test("Names at the API's length limits, with IPv6 endpoints and affinity")
     func longNames() throws {
         let long63 = String(repeating: "a", count: 62) + "z"
-        let info = F.port(long63, String(repeating: "s", count: 63), portName: String(repeating: "p", count: 63), clusterIPs: ["fd00:30::1"]) {
+        let info = F.port(
+            long63, String(repeating: "s", count: 63), portName: String(repeating: "p", count: 63),
+            clusterIPs: ["fd00:30::1"]
+        ) {
             $0.sessionAffinityTimeout = 60
             $0.type = .loadBalancer
             $0.nodePort = 30080
@@ -52,10 +59,12 @@ struct HostileInputTests {
 
     @Test("IPv6 endpoints in a single-stack IPv4 Service are ignored, and vice versa")
     func mixedFamilies() throws {
-        let ruleset = F.ruleset(node: F.dualNode, [
-            (F.port("ns", "v4", clusterIPs: ["172.30.0.1"]), [F.ep("10.1.0.1"), F.ep("fd00::99")]),
-            (F.port("ns", "v6", clusterIPs: ["fd00:30::2"]), [F.ep("10.1.0.2")]),
-        ])
+        let ruleset = F.ruleset(
+            node: F.dualNode,
+            [
+                (F.port("ns", "v4", clusterIPs: ["172.30.0.1"]), [F.ep("10.1.0.1"), F.ep("fd00::99")]),
+                (F.port("ns", "v6", clusterIPs: ["fd00:30::2"]), [F.ep("10.1.0.2")]),
+            ])
         let v4 = try #require(ruleset.table(.ip))
         let v6 = try #require(ruleset.table(.ip6))
         #expect(v4.render().contains("dnat to 10.1.0.1:80"))
@@ -68,8 +77,12 @@ struct HostileInputTests {
 
     @Test("Two Services claiming one IP:port and NodePort: the lower name wins, the other takes over when it goes")
     func conflictingServices() throws {
-        let a = F.port("ns", "a", clusterIPs: ["172.30.0.9"]) { $0.type = .nodePort; $0.nodePort = 30000 }
-        let b = F.port("ns", "b", clusterIPs: ["172.30.0.9"]) { $0.type = .nodePort; $0.nodePort = 30000 }
+        let a = F.port("ns", "a", clusterIPs: ["172.30.0.9"]) {
+            $0.type = .nodePort; $0.nodePort = 30000
+        }
+        let b = F.port("ns", "b", clusterIPs: ["172.30.0.9"]) {
+            $0.type = .nodePort; $0.nodePort = 30000
+        }
         var synthesizer = RuleSynthesizer(node: F.node)
         synthesizer.update(b, endpoints: [F.ep("10.1.0.2")])
         synthesizer.update(a, endpoints: [F.ep("10.1.0.1")])
@@ -79,7 +92,9 @@ struct HostileInputTests {
         #expect(serviceIPs.elements.first?.data == .verdict(.goto(ServiceFragment.Names(a.name).cluster)))
         try Self.expectValid(both)
         synthesizer.remove(a.name)
-        #expect(synthesizer.ruleset.table(.ip)?.sets["service-ips"]?.elements.first?.data == .verdict(.goto(ServiceFragment.Names(b.name).cluster)))
+        #expect(
+            synthesizer.ruleset.table(.ip)?.sets["service-ips"]?.elements.first?.data
+                == .verdict(.goto(ServiceFragment.Names(b.name).cluster)))
         #expect(synthesizer.ruleset == F.ruleset([(b, [F.ep("10.1.0.2")])]))
     }
 

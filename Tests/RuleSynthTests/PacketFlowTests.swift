@@ -478,6 +478,48 @@ struct PacketFlowTests {
         ])
     }
 
+    /// `nodePortAddresses: [0.0.0.0/0]` (upstream's "all"): every local address but loopback takes NodePorts.
+    @Test func nodePortsOnAllLocalAddresses() throws {
+        var cluster = FlowCluster()
+        cluster.node.nodePortAddresses = [cidr("0.0.0.0/0")]
+        cluster.service(
+            "ns1",
+            "svc1",
+            type: .nodePort,
+            clusterIPs: ["172.30.0.41"],
+            ports: [
+                ServicePort(name: "p80", port: 80, nodePort: 3001)
+            ]
+        )
+        cluster.slice("ns1", "svc1", ports: [.init(name: "p80", port: 80)], endpoints: [endpoint("10.180.0.1")])
+        try cluster.expect([
+            Flow(
+                name: "primary IP",
+                source: C.externalClient,
+                destination: C.nodeIP,
+                port: 3001,
+                output: "10.180.0.1:80",
+                masq: true
+            ),
+            Flow(
+                name: "secondary IP",
+                source: C.externalClient,
+                destination: C.nodeIPAlt,
+                port: 3001,
+                output: "10.180.0.1:80",
+                masq: true
+            ),
+            Flow(name: "node to loopback", source: C.nodeIP, destination: "127.0.0.1", port: 3001, output: "ACCEPT"),
+            Flow(
+                name: "not a local address",
+                source: C.externalClient,
+                destination: "192.168.0.77",
+                port: 3001,
+                output: "ACCEPT"
+            ),
+        ])
+    }
+
     static func externalPolicyCluster(local: Bool) -> FlowCluster {
         var cluster = FlowCluster()
         cluster.service(

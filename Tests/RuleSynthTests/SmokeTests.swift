@@ -1,6 +1,7 @@
 import ClusterModel
 import KubeModel
 import Testing
+
 @testable import RuleSynth
 
 @Suite("Chain names")
