@@ -53,6 +53,7 @@ struct KubeHarness: Sendable {
     static func start() async throws(HarnessError) -> KubeHarness {
         let build = await run([harnessDir + "/apiserver-build.sh"])
         guard build.status == 0 else { throw HarnessError("apiserver-build.sh failed: \(build.stderr.suffix(800))") }
+        removeStaleStateDirs()
         let stateDir = NSTemporaryDirectory() + "kpt-kube-api-\(getpid())"
         let up = await run([harnessDir + "/apiserver-up.sh", stateDir], env: ["HARNESS_OWNER_PID": "\(getpid())"])
         guard up.status == 0 else { throw HarnessError("apiserver-up.sh failed: \(up.stderr.suffix(800))") }
@@ -70,6 +71,36 @@ struct KubeHarness: Sendable {
         // Suite item 2: a bound token laid out as kubelet mounts it.
         try await harness.serviceAccount("kproxy", into: harness.serviceAccountDir)
         return harness
+    }
+
+    /// Deletes state directories (about 60 MB of etcd data each) that earlier runs left behind: those whose
+    /// test process is gone and whose servers (which the watchdog stopped) no longer run.
+    static func removeStaleStateDirs() {
+        let tmp = NSTemporaryDirectory()
+        let prefix = "kpt-kube-api-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] where name.hasPrefix(prefix) {
+            guard let owner = Int32(name.dropFirst(prefix.count)), owner != getpid(), !isRunning(owner, in: nil)
+            else { continue }
+            let dir = tmp + name
+            let env = (try? String(contentsOfFile: dir + "/env", encoding: .utf8)) ?? ""
+            let serverPIDs = env.split(separator: "\n").compactMap { line -> Int32? in
+                let parts = line.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, ["APISERVER_PID", "ETCD_PID", "WATCHDOG_PID"].contains(String(parts[0]))
+                else { return nil }
+                return Int32(parts[1])
+            }
+            if serverPIDs.contains(where: { isRunning($0, in: dir) }) { continue }
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+    }
+
+    /// Whether `pid` is alive (not a zombie) and, if `dir` is given, has it on its command line.
+    static func isRunning(_ pid: Int32, in dir: String?) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+        if let close = stat.lastIndex(of: ")"), stat[stat.index(after: close)...].hasPrefix(" Z") { return false }
+        guard let dir else { return true }
+        let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+        return String(decoding: cmdline, as: UTF8.self).contains(dir)
     }
 
     /// Creates (if needed) ServiceAccount kube-system/`name` and writes its token, ca.crt and namespace.
