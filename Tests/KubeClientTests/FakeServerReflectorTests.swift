@@ -237,6 +237,25 @@ struct FakeServerReflectorTests {
         }
     }
 
+    @Test(arguments: [(["v1", "v1beta1"], "v1"), (["v1beta1"], "v1beta1")])
+    func discoveryPicksTheEndpointSliceVersionOnce(served: [String], expected: String) async throws {
+        let versions = served.map { #"{"groupVersion":"discovery.k8s.io/\#($0)","version":"\#($0)"}"# }
+        let group = #"{"kind":"APIGroup","name":"discovery.k8s.io","versions":[\#(versions.joined(separator: ","))]}"#
+        let server = try await FakeAPIServer(pki: pki) { request, _ in
+            if request.path == "/apis/discovery.k8s.io" { return .respond(.ok, [.send(group)], .finish) }
+            return quietOthers(request)
+        }
+        var watch = fastWatch
+        watch.endpointSliceVersion = nil
+        try await withClient(server, pki: pki) { client in
+            #expect(try await client.endpointSliceVersion() == expected)
+            _ = try await observe(client, watch) { $0.synced }
+            let paths = Set(server.requests.map(\.path))
+            #expect(paths.contains("/apis/discovery.k8s.io/\(expected)/endpointslices"))
+            #expect(server.requests.filter { $0.path == "/apis/discovery.k8s.io" }.count == 2, "asked once per start")
+        }
+    }
+
     @Test func aFiftyMegabyteList() async throws {
         let items = (0..<10_000).map { serviceJSON("s\($0)", version: $0 + 1, padding: 5_000) }
         var body = ByteBuffer(string: listJSON(version: 10_001, items: items))
