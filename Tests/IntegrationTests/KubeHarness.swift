@@ -19,12 +19,20 @@ struct KubeHarness: Sendable {
         .deletingLastPathComponent().path
     static let harnessDir = root + "/Tests/Harness"
 
+    /// Where `apiserver-build.sh` caches the server (outside the repo, built once per machine).
+    static let apiserverBinary =
+        (ProcessInfo.processInfo.environment["KPROXY_TEST_CACHE"] ?? "/var/cache/kproxy-test")
+        + "/kube-apiserver-1.20.2"
+
     var host: String { env["APISERVER_HOST"] ?? "127.0.0.1" }
     var port: Int { Int(env["APISERVER_PORT"] ?? "") ?? 0 }
 
     /// Why the suite cannot run here, or nil.
     static let unavailableReason: String? = {
         if getuid() != 0 { return "needs root (the harness installs packages and writes /var/cache/kproxy-test)" }
+        if !FileManager.default.isExecutableFile(atPath: apiserverBinary) {
+            return "\(apiserverBinary) is missing: run `make apiserver` (Tests/Harness/apiserver-build.sh) first"
+        }
         for tool in ["/usr/bin/kubectl", "/usr/bin/etcdctl", "/usr/bin/openssl"]
         where !FileManager.default.isExecutableFile(atPath: tool) {
             return "\(tool) is missing"
