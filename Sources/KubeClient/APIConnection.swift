@@ -76,6 +76,9 @@ final class APIConnection: Sendable {
                 connect: .nanoseconds(options.connectTimeout.nanoseconds),
                 read: .nanoseconds(options.idleTimeout.nanoseconds)))
         configuration.decompression = .disabled
+        // Fail fast and let the reflector's backoff retry: async-http-client would otherwise keep retrying a
+        // refused connection or a failed handshake silently until the response deadline.
+        configuration.connectionPool.retryConnectionEstablishment = false
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 

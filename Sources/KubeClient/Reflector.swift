@@ -66,14 +66,30 @@ struct Reflector: Sendable {
         sink.report(error, resource: resource.kind)
     }
 
+    /// Lists in pages of ``ReflectorOptions/listPageSize`` (as client-go's pager does), so no response
+    /// body is larger than one page. All pages come from one snapshot; an expired `continue` token is a 410,
+    /// and the state machine then starts the list again.
     func list() async throws(KubeClientError) -> DecodedList {
-        let response = try await connection.send(.GET, path: resource.path, query: selectors())
-        let data = try await connection.collect(response, path: resource.path)
-        do {
-            return try resource.decodeList(data)
-        } catch {
-            throw .malformedResponse(path: resource.path, detail: "\(ObjectDecodingError(error, object: nil))")
-        }
+        var result = DecodedList()
+        var token: String?
+        repeat {
+            var query = selectors()
+            if options.listPageSize > 0 { query.append(("limit", "\(options.listPageSize)")) }
+            if let token { query.append(("continue", token)) }
+            let response = try await connection.send(.GET, path: resource.path, query: query)
+            let data = try await connection.collect(response, path: resource.path)
+            let page: DecodedList
+            do {
+                page = try resource.decodeList(data)
+            } catch {
+                throw .malformedResponse(path: resource.path, detail: "\(ObjectDecodingError(error, object: nil))")
+            }
+            result.resourceVersion = page.resourceVersion ?? result.resourceVersion
+            result.objects += page.objects
+            result.problems += page.problems
+            token = page.continueToken.flatMap { $0.isEmpty ? nil : $0 }
+        } while token != nil && !Task.isCancelled
+        return result
     }
 
     func selectors() -> [(String, String)] {
@@ -164,13 +180,16 @@ public struct ReflectorOptions: Sendable, Hashable {
     /// The watch's server-side `timeoutSeconds` is picked at random between this and twice this.
     public var watchTimeoutSeconds: Int
     public var maximumEventSize: Int
+    /// Objects per list page (`limit`); 0 lists everything in one response.
+    public var listPageSize: Int
 
     public init(
         backoff: Backoff = Backoff(), watchTimeoutSeconds: Int = 300,
-        maximumEventSize: Int = WatchStreamSplitter.defaultMaximumEventSize
+        maximumEventSize: Int = WatchStreamSplitter.defaultMaximumEventSize, listPageSize: Int = 500
     ) {
         self.backoff = backoff
         self.watchTimeoutSeconds = watchTimeoutSeconds
         self.maximumEventSize = maximumEventSize
+        self.listPageSize = listPageSize
     }
 }

@@ -49,7 +49,8 @@ public struct WatchedResource: Sendable {
             kind: kind, path: path, labelSelector: labelSelector, fieldSelector: fieldSelector,
             decodeList: { data in
                 let list = try JSONDecoder().decode(ObjectList<Lenient<T>>.self, from: data)
-                var decoded = DecodedList(resourceVersion: list.metadata.resourceVersion)
+                var decoded = DecodedList(
+                    resourceVersion: list.metadata.resourceVersion, continueToken: list.metadata.continue)
                 for item in list.items {
                     switch item.result {
                     case .success(let object): decoded.objects.append(wrap(object))
@@ -84,6 +85,8 @@ public struct WatchedResource: Sendable {
 /// A list response reduced to what the model needs, plus the items that could not be read.
 struct DecodedList: Sendable {
     var resourceVersion: String?
+    /// Set when the server has more pages of this list.
+    var continueToken: String?
     var objects: [ClusterObject] = []
     var problems: [ObjectDecodingError] = []
 }

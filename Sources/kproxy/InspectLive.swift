@@ -52,7 +52,7 @@ extension Inspect {
         do {
             config = try live.connectionConfig()
         } catch {
-            throw ValidationError(error.description)
+            throw Inspect.fail(error.description)
         }
         var logger = Logger(label: "kproxy.inspect") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = live.verbose ? .debug : .critical
@@ -60,7 +60,7 @@ extension Inspect {
         do {
             client = try KubeClient(config: config, logger: logger)
         } catch {
-            throw ValidationError(error.description)
+            throw Inspect.fail(error.description)
         }
         var state = ClusterState(nodeName: node)
         var synced = false
@@ -86,6 +86,14 @@ extension Inspect {
             }
         }
         await client.shutdown()
+    }
+}
+
+extension Inspect {
+    /// A configuration problem: the message alone (it names file and field), without the usage text.
+    static func fail(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        return ExitCode(2)
     }
 }
 

@@ -19,7 +19,7 @@ struct KubeAPIServerTests {
     @Test func inspectAndLiveChanges() async throws {
         let harness = try await harness()
         if let binary = KubeAPIServerTests.kproxyBinary {
-            let result = KubeHarness.run(
+            let result = await KubeHarness.run(
                 [binary, "inspect", "--serviceaccount-dir", harness.serviceAccountDir, "--node", "node-a"],
                 env: ["KUBERNETES_SERVICE_HOST": harness.host, "KUBERNETES_SERVICE_PORT": "\(harness.port)"])
             KubeLog.record(result.stdout + result.stderr)
@@ -33,11 +33,11 @@ struct KubeAPIServerTests {
         #expect(await model.wait(timeout: .seconds(10)) { $0.synced })
         #expect(model.snapshot.state.snapshot.services[service("default", "kubernetes")] != nil)
 
-        try harness.kubectl(["create", "namespace", "kt-live"])
-        try harness.kubectl(["-n", "kt-live", "create", "service", "clusterip", "web", "--tcp=80:8080"])
+        try await harness.kubectl(["create", "namespace", "kt-live"])
+        try await harness.kubectl(["-n", "kt-live", "create", "service", "clusterip", "web", "--tcp=80:8080"])
         #expect(await model.wait { $0.state.snapshot.services[service("kt-live", "web")] != nil }, "create within 2 s")
 
-        try harness.kubectl(
+        try await harness.kubectl(
             ["apply", "-f", "-"],
             stdin: """
                 apiVersion: discovery.k8s.io/v1beta1
@@ -60,9 +60,9 @@ struct KubeAPIServerTests {
                 } == true
             }, "EndpointSlice within 2 s")
 
-        try harness.kubectl([
-            "-n", "kt-live", "patch", "service", "web", "-p",
-            #"{"spec":{"ports":[{"name":"80-8080","port":81,"targetPort":8080}]}}"#,
+        try await harness.kubectl([
+            "-n", "kt-live", "patch", "service", "web", "--type=json",
+            "-p", #"[{"op":"replace","path":"/spec/ports/0/port","value":81}]"#,
         ])
         #expect(
             await model.wait { seen in
@@ -71,14 +71,144 @@ struct KubeAPIServerTests {
                 }
             }, "update within 2 s")
 
-        try harness.kubectl(["-n", "kt-live", "delete", "endpointslice", "web-1"])
+        try await harness.kubectl(["-n", "kt-live", "delete", "endpointslice", "web-1"])
         #expect(
             await model.wait { $0.state.snapshot.services[service("kt-live", "web")]?.endpoints.isEmpty == true },
             "slice delete within 2 s")
-        try harness.kubectl(["-n", "kt-live", "delete", "service", "web"])
+        try await harness.kubectl(["-n", "kt-live", "delete", "service", "web"])
         #expect(await model.wait { $0.state.snapshot.services[service("kt-live", "web")] == nil }, "delete within 2 s")
         #expect(model.snapshot.problems.isEmpty, "\(model.snapshot.problems)")
         await model.stop()
+        KubeLog.expectNoToken(from: [harness.serviceAccountDir + "/token"])
+    }
+
+    /// The own Node and this node's Pods by field selector, `inspect --watch`, and the Events recorder.
+    @Test func nodePodsWatchOutputAndEvents() async throws {
+        let harness = try await harness()
+        try await harness.kubectl(["create", "namespace", "kt-node"])
+        try await harness.kubectl(["-n", "kt-node", "create", "serviceaccount", "default"])
+        for node in ["node-a", "node-b"] {
+            try await harness.kubectl(
+                ["apply", "-f", "-"],
+                stdin: """
+                    apiVersion: v1
+                    kind: Node
+                    metadata: {name: \(node), labels: {topology.kubernetes.io/zone: zone-\(node)}}
+                    spec: {podCIDR: \(node == "node-a" ? "10.244.1.0/24" : "10.244.2.0/24")}
+                    """)
+            try await harness.kubectl(
+                ["apply", "-f", "-"],
+                stdin: """
+                    apiVersion: v1
+                    kind: Pod
+                    metadata: {name: pod-on-\(node), namespace: kt-node}
+                    spec:
+                      nodeName: \(node)
+                      automountServiceAccountToken: false
+                      containers: [{name: c, image: registry.invalid/none}]
+                    """)
+        }
+        let watch = ClusterWatch(
+            nodeName: "node-a", includePods: true,
+            reflector: ReflectorOptions(backoff: Backoff(initial: .milliseconds(100), maximum: .seconds(1))))
+        let model = try LiveModel(
+            config: harness.inClusterConfig(serviceAccountDir: harness.serviceAccountDir), watch: watch)
+        #expect(await model.wait(timeout: .seconds(10)) { $0.synced })
+        let snapshot = model.snapshot.state.snapshot
+        #expect(snapshot.nodes.keys.sorted() == ["node-a"], "only the own Node (metadata.name=node-a)")
+        #expect(snapshot.localNode?.zone == "zone-node-a")
+        #expect(snapshot.pods.keys.map(\.name) == ["pod-on-node-a"], "only this node's Pods (spec.nodeName)")
+
+        // Events: posted once, the repeat held back by the rate limiter.
+        let recorder = EventRecorder(client: model.client, host: "node-a")
+        let subject = EventSubject(kind: "Service", namespace: "default", name: "kubernetes")
+        #expect(await recorder.record(.warning, reason: "KproxyTest", message: "cannot program", about: subject))
+        #expect(!(await recorder.record(.warning, reason: "KproxyTest", message: "again", about: subject)))
+        let events = try await harness.kubectl([
+            "-n", "default", "get", "events", "--field-selector", "reason=KproxyTest", "-o",
+            "jsonpath={.items[*].message}",
+        ])
+        #expect(events == "cannot program")
+        await model.stop()
+
+        if let binary = KubeAPIServerTests.kproxyBinary {
+            async let output = KubeHarness.run(
+                [
+                    "/usr/bin/timeout", "8", binary, "inspect", "--watch", "--serviceaccount-dir",
+                    harness.serviceAccountDir,
+                ],
+                env: ["KUBERNETES_SERVICE_HOST": harness.host, "KUBERNETES_SERVICE_PORT": "\(harness.port)"])
+            try await Task.sleep(for: .seconds(4))
+            try await harness.kubectl(["-n", "kt-node", "create", "service", "clusterip", "watched", "--tcp=53:53"])
+            let result = await output
+            KubeLog.record(result.stdout + result.stderr)
+            #expect(result.status == 124, "--watch runs until stopped")
+            #expect(result.stdout.contains("service default/kubernetes"))
+            #expect(result.stdout.contains("\n--- "), "a change section after the first model")
+            #expect(result.stdout.contains("service kt-node/watched type=ClusterIP"), "\(result.stdout)")
+        }
+        KubeLog.expectNoToken(from: [harness.serviceAccountDir + "/token"])
+    }
+
+    /// The "hard way" install: a kubeconfig with a client certificate (relative paths) and the CA inline.
+    @Test func kubeconfigWithClientCertificate() async throws {
+        let harness = try await harness()
+        let dir = harness.stateDir + "/kubeconfig-cert"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let mint = await KubeHarness.run([
+            "/bin/sh", "-c",
+            """
+            set -e; cd '\(dir)'
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=kproxy-cert-user \
+              -keyout client.key -out client.csr 2>/dev/null
+            openssl x509 -req -in client.csr -CA '\(harness.env["CA_FILE"] ?? "")' \
+              -CAkey '\(harness.env["CA_KEY_FILE"] ?? "")' -CAcreateserial -days 1 -out client.crt 2>/dev/null
+            """,
+        ])
+        #expect(mint.status == 0, "\(mint.stderr)")
+        try await harness.kubectl([
+            "create", "clusterrolebinding", "kproxy-cert-user", "--clusterrole=kproxy", "--user=kproxy-cert-user",
+        ])
+        let ca = try Data(contentsOf: URL(fileURLWithPath: harness.env["CA_FILE"] ?? "")).base64EncodedString()
+        let kubeconfig = dir + "/kubeconfig"
+        try Data(
+            """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: harness
+              cluster: {server: "https://\(harness.host):\(harness.port)", certificate-authority-data: \(ca)}
+            users:
+            - name: kproxy
+              user: {client-certificate: client.crt, client-key: client.key}
+            contexts:
+            - name: kproxy
+              context: {cluster: harness, user: kproxy}
+            current-context: kproxy
+            """.utf8
+        ).write(to: URL(fileURLWithPath: kubeconfig))
+        let config = try ConnectionConfig.kubeconfig(path: kubeconfig)
+        #expect(config.token == nil)
+        let model = try LiveModel(config: config)
+        #expect(await model.wait(timeout: .seconds(10)) { $0.synced }, "\(model.snapshot.problems)")
+        #expect(model.snapshot.state.snapshot.services[service("default", "kubernetes")] != nil)
+        await model.stop()
+
+        if let binary = KubeAPIServerTests.kproxyBinary {
+            let result = await KubeHarness.run([binary, "inspect", "--kubeconfig", kubeconfig])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("service default/kubernetes"))
+        }
+    }
+
+    /// Nothing the suite logged, kproxy's CLI printed, or the API server logged holds a ServiceAccount token.
+    @Test func noLogLineHoldsAToken() async throws {
+        let harness = try await harness()
+        for log in ["apiserver.log", "etcd.log"] {
+            if let text = try? String(contentsOfFile: harness.stateDir + "/" + log, encoding: .utf8) {
+                KubeLog.record(text)
+            }
+        }
         KubeLog.expectNoToken(from: [harness.serviceAccountDir + "/token"])
     }
 
@@ -86,7 +216,7 @@ struct KubeAPIServerTests {
     @Test func forbiddenThenRecoveredAfterBinding() async throws {
         let harness = try await harness()
         let dir = harness.stateDir + "/sa-unbound"
-        try harness.serviceAccount("kproxy-unbound", into: dir)
+        try await harness.serviceAccount("kproxy-unbound", into: dir)
         let model = try LiveModel(config: harness.inClusterConfig(serviceAccountDir: dir))
         #expect(
             await model.wait(timeout: .seconds(10)) { seen in
@@ -99,7 +229,7 @@ struct KubeAPIServerTests {
                 }
             }, "\(model.snapshot.problems)")
         #expect(!model.snapshot.synced)
-        try harness.kubectl([
+        try await harness.kubectl([
             "create", "clusterrolebinding", "kproxy-unbound", "--clusterrole=kproxy",
             "--serviceaccount=kube-system:kproxy-unbound",
         ])
@@ -114,8 +244,9 @@ struct KubeAPIServerTests {
         let dir = harness.stateDir + "/sa-rotating"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for file in ["ca.crt", "namespace"] {
-            try? FileManager.default.removeItem(atPath: dir + "/" + file)
-            try FileManager.default.copyItem(atPath: harness.serviceAccountDir + "/" + file, toPath: dir + "/" + file)
+            // Copy the content: the pod layout's files are relative symlinks into `..data`.
+            let content = try Data(contentsOf: URL(fileURLWithPath: harness.serviceAccountDir + "/" + file))
+            try content.write(to: URL(fileURLWithPath: dir + "/" + file))
         }
         try Data("not-a-valid-token".utf8).write(to: URL(fileURLWithPath: dir + "/token"))
         let model = try LiveModel(config: harness.inClusterConfig(serviceAccountDir: dir))
@@ -134,8 +265,8 @@ struct KubeAPIServerTests {
     /// off (deletions included) must arrive, via the 410 → re-list path.
     @Test func apiserverRestartAndCompactionConverge() async throws {
         let harness = try await harness()
-        try harness.kubectl(["create", "namespace", "kt-restart"])
-        try harness.kubectl(["-n", "kt-restart", "create", "service", "clusterip", "doomed", "--tcp=80"])
+        try await harness.kubectl(["create", "namespace", "kt-restart"])
+        try await harness.kubectl(["-n", "kt-restart", "create", "service", "clusterip", "doomed", "--tcp=80"])
         // A slow first retry keeps kproxy disconnected for a while after the server is back.
         let watch = ClusterWatch(
             nodeName: "node-a",
@@ -148,12 +279,15 @@ struct KubeAPIServerTests {
                 $0.state.snapshot.services[service("kt-restart", "doomed")] != nil
             })
         let relistsBefore = model.snapshot.serviceRelists
+        // Move etcd's revision past kproxy's Service version with an object kproxy does not watch: the
+        // restarted server's watch cache then starts after that version and answers kproxy's resume with 410.
+        try await harness.kubectl(["-n", "kt-restart", "create", "configmap", "bump"])
 
-        try harness.restartAPIServer()
+        try await harness.restartAPIServer()
         // The server is back; kproxy is still backing off. Change things now.
-        try harness.kubectl(["-n", "kt-restart", "delete", "service", "doomed"])
-        try harness.kubectl(["-n", "kt-restart", "create", "service", "clusterip", "born", "--tcp=80"])
-        try harness.compactEtcd()
+        try await harness.kubectl(["-n", "kt-restart", "delete", "service", "doomed"])
+        try await harness.kubectl(["-n", "kt-restart", "create", "service", "clusterip", "born", "--tcp=80"])
+        try await harness.compactEtcd()
 
         #expect(
             await model.wait(timeout: .seconds(30)) { seen in
@@ -166,7 +300,7 @@ struct KubeAPIServerTests {
                 || model.snapshot.problems.contains { if case .transport = $0 { true } else { false } })
 
         // After convergence the watch is live again.
-        try harness.kubectl(["-n", "kt-restart", "create", "service", "clusterip", "after", "--tcp=80"])
+        try await harness.kubectl(["-n", "kt-restart", "create", "service", "clusterip", "after", "--tcp=80"])
         #expect(await model.wait { $0.state.snapshot.services[service("kt-restart", "after")] != nil })
         await model.stop()
         KubeLog.expectNoToken(from: [harness.serviceAccountDir + "/token"])
@@ -178,10 +312,11 @@ struct KubeAPIServerTests {
         let dir = harness.stateDir + "/sa-wrong-ca"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for file in ["token", "namespace"] {
-            try? FileManager.default.removeItem(atPath: dir + "/" + file)
-            try FileManager.default.copyItem(atPath: harness.serviceAccountDir + "/" + file, toPath: dir + "/" + file)
+            // Copy the content: the pod layout's files are relative symlinks into `..data`.
+            let content = try Data(contentsOf: URL(fileURLWithPath: harness.serviceAccountDir + "/" + file))
+            try content.write(to: URL(fileURLWithPath: dir + "/" + file))
         }
-        let made = KubeHarness.run([
+        let made = await KubeHarness.run([
             "/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-days", "1", "-subj", "/CN=wrong-ca", "-keyout", dir + "/wrong.key", "-out", dir + "/ca.crt",
         ])
@@ -201,8 +336,8 @@ struct KubeAPIServerTests {
 
         if let binary = KubeAPIServerTests.kproxyBinary {
             // The CLI keeps retrying (and printing) until `timeout` stops it.
-            let result = KubeHarness.run(
-                ["/usr/bin/timeout", "25", binary, "inspect", "--serviceaccount-dir", dir],
+            let result = await KubeHarness.run(
+                ["/usr/bin/timeout", "6", binary, "inspect", "--serviceaccount-dir", dir],
                 env: ["KUBERNETES_SERVICE_HOST": harness.host, "KUBERNETES_SERVICE_PORT": "\(harness.port)"])
             KubeLog.record(result.stdout + result.stderr)
             #expect(result.status == 124)

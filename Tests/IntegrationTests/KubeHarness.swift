@@ -19,12 +19,20 @@ struct KubeHarness: Sendable {
         .deletingLastPathComponent().path
     static let harnessDir = root + "/Tests/Harness"
 
+    /// Where `apiserver-build.sh` caches the server (outside the repo, built once per machine).
+    static let apiserverBinary =
+        (ProcessInfo.processInfo.environment["KPROXY_TEST_CACHE"] ?? "/var/cache/kproxy-test")
+        + "/kube-apiserver-1.20.2"
+
     var host: String { env["APISERVER_HOST"] ?? "127.0.0.1" }
     var port: Int { Int(env["APISERVER_PORT"] ?? "") ?? 0 }
 
     /// Why the suite cannot run here, or nil.
     static let unavailableReason: String? = {
         if getuid() != 0 { return "needs root (the harness installs packages and writes /var/cache/kproxy-test)" }
+        if !FileManager.default.isExecutableFile(atPath: apiserverBinary) {
+            return "\(apiserverBinary) is missing: run `make apiserver` (Tests/Harness/apiserver-build.sh) first"
+        }
         for tool in ["/usr/bin/kubectl", "/usr/bin/etcdctl", "/usr/bin/openssl"]
         where !FileManager.default.isExecutableFile(atPath: tool) {
             return "\(tool) is missing"
@@ -39,17 +47,23 @@ struct KubeHarness: Sendable {
 
         func get() async throws -> KubeHarness {
             if let result { return try result.get() }
-            let started = Result { () throws(HarnessError) -> KubeHarness in try KubeHarness.start() }
-            result = started
-            return try started.get()
+            do {
+                let harness = try await KubeHarness.start()
+                result = .success(harness)
+                return harness
+            } catch {
+                result = .failure(error)
+                throw error
+            }
         }
     }
 
-    static func start() throws(HarnessError) -> KubeHarness {
-        let build = run([harnessDir + "/apiserver-build.sh"])
+    static func start() async throws(HarnessError) -> KubeHarness {
+        let build = await run([harnessDir + "/apiserver-build.sh"])
         guard build.status == 0 else { throw HarnessError("apiserver-build.sh failed: \(build.stderr.suffix(800))") }
+        removeStaleStateDirs()
         let stateDir = NSTemporaryDirectory() + "kpt-kube-api-\(getpid())"
-        let up = run([harnessDir + "/apiserver-up.sh", stateDir], env: ["HARNESS_OWNER_PID": "\(getpid())"])
+        let up = await run([harnessDir + "/apiserver-up.sh", stateDir], env: ["HARNESS_OWNER_PID": "\(getpid())"])
         guard up.status == 0 else { throw HarnessError("apiserver-up.sh failed: \(up.stderr.suffix(800))") }
         guard let text = try? String(contentsOfFile: stateDir + "/env", encoding: .utf8) else {
             throw HarnessError("\(stateDir)/env is missing")
@@ -61,23 +75,53 @@ struct KubeHarness: Sendable {
         }
         let harness = KubeHarness(stateDir: stateDir, env: env, serviceAccountDir: stateDir + "/sa-kproxy")
         // Suite item 1: kproxy's own RBAC, exactly as deploy/ ships it.
-        try harness.kubectl(["apply", "-f", root + "/deploy/rbac.yaml"])
+        try await harness.kubectl(["apply", "-f", root + "/deploy/rbac.yaml"])
         // Suite item 2: a bound token laid out as kubelet mounts it.
-        try harness.serviceAccount("kproxy", into: harness.serviceAccountDir)
+        try await harness.serviceAccount("kproxy", into: harness.serviceAccountDir)
         return harness
     }
 
+    /// Deletes state directories (about 60 MB of etcd data each) that earlier runs left behind: those whose
+    /// test process is gone and whose servers (which the watchdog stopped) no longer run.
+    static func removeStaleStateDirs() {
+        let tmp = NSTemporaryDirectory()
+        let prefix = "kpt-kube-api-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] where name.hasPrefix(prefix) {
+            guard let owner = Int32(name.dropFirst(prefix.count)), owner != getpid(), !isRunning(owner, in: nil)
+            else { continue }
+            let dir = tmp + name
+            let env = (try? String(contentsOfFile: dir + "/env", encoding: .utf8)) ?? ""
+            let serverPIDs = env.split(separator: "\n").compactMap { line -> Int32? in
+                let parts = line.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, ["APISERVER_PID", "ETCD_PID", "WATCHDOG_PID"].contains(String(parts[0]))
+                else { return nil }
+                return Int32(parts[1])
+            }
+            if serverPIDs.contains(where: { isRunning($0, in: dir) }) { continue }
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+    }
+
+    /// Whether `pid` is alive (not a zombie) and, if `dir` is given, has it on its command line.
+    static func isRunning(_ pid: Int32, in dir: String?) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+        if let close = stat.lastIndex(of: ")"), stat[stat.index(after: close)...].hasPrefix(" Z") { return false }
+        guard let dir else { return true }
+        let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+        return String(decoding: cmdline, as: UTF8.self).contains(dir)
+    }
+
     /// Creates (if needed) ServiceAccount kube-system/`name` and writes its token, ca.crt and namespace.
-    func serviceAccount(_ name: String, into dir: String) throws(HarnessError) {
-        let result = KubeHarness.run(
+    func serviceAccount(_ name: String, into dir: String) async throws(HarnessError) {
+        let result = await KubeHarness.run(
             [KubeHarness.harnessDir + "/sa-token.sh", stateDir, "kube-system", name, dir],
             env: ["TOKEN_EXPIRATION_SECONDS": "3600"])
         guard result.status == 0 else { throw HarnessError("sa-token.sh \(name) failed: \(result.stderr)") }
     }
 
     @discardableResult
-    func kubectl(_ arguments: [String], stdin: String? = nil) throws(HarnessError) -> String {
-        let result = KubeHarness.run(
+    func kubectl(_ arguments: [String], stdin: String? = nil) async throws(HarnessError) -> String {
+        let result = await KubeHarness.run(
             ["/usr/bin/kubectl", "--kubeconfig", env["KUBECONFIG"] ?? ""] + arguments, stdin: stdin)
         guard result.status == 0 else {
             throw HarnessError("kubectl \(arguments.joined(separator: " ")) failed: \(result.stderr)")
@@ -92,22 +136,22 @@ struct KubeHarness: Sendable {
             environment: ["KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": "\(port)"])
     }
 
-    func restartAPIServer() throws(HarnessError) {
-        let result = KubeHarness.run([KubeHarness.harnessDir + "/apiserver-restart.sh", stateDir])
+    func restartAPIServer() async throws(HarnessError) {
+        let result = await KubeHarness.run([KubeHarness.harnessDir + "/apiserver-restart.sh", stateDir])
         guard result.status == 0 else { throw HarnessError("apiserver-restart.sh failed: \(result.stderr)") }
     }
 
     /// Compacts etcd's history up to its current revision, so older resourceVersions are gone.
-    func compactEtcd() throws(HarnessError) {
+    func compactEtcd() async throws(HarnessError) {
         let endpoint = env["ETCD_ENDPOINT"] ?? ""
-        let status = KubeHarness.run(
+        let status = await KubeHarness.run(
             ["/usr/bin/etcdctl", "--endpoints=\(endpoint)", "endpoint", "status", "--write-out=json"],
             env: ["ETCDCTL_API": "3"])
         guard let range = status.stdout.range(of: #""revision":"#) else {
             throw HarnessError("etcdctl endpoint status: \(status.stdout) \(status.stderr)")
         }
         let revision = status.stdout[range.upperBound...].prefix { $0.isNumber }
-        let compact = KubeHarness.run(
+        let compact = await KubeHarness.run(
             ["/usr/bin/etcdctl", "--endpoints=\(endpoint)", "compact", String(revision)], env: ["ETCDCTL_API": "3"])
         guard compact.status == 0 else { throw HarnessError("etcdctl compact: \(compact.stderr)") }
     }
@@ -118,26 +162,58 @@ struct KubeHarness: Sendable {
         var stderr: String
     }
 
-    static func run(_ arguments: [String], env extra: [String: String] = [:], stdin: String? = nil) -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
-        let out = Pipe()
-        let err = Pipe()
-        let input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        do { try process.run() } catch { return Output(status: -1, stdout: "", stderr: "\(error)") }
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try? input.fileHandleForWriting.close()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+    /// Runs a tool to completion; its waiting happens on a thread of its own, so no concurrency thread
+    /// blocks while the client under test needs them.
+    ///
+    /// Output goes through files, not pipes (apiserver-up.sh leaves daemons behind that inherit its
+    /// descriptors, so a pipe would never reach end-of-file), and the child gets a clean signal mask and
+    /// default handlers (the test process blocks signals its children must not inherit).
+    static func run(_ arguments: [String], env extra: [String: String] = [:], stdin: String? = nil) async -> Output {
+        let scratch = NSTemporaryDirectory() + "kpt-kube-run-\(UUID().uuidString.prefix(8))"
+        let (outPath, errPath, inPath) = (scratch + ".out", scratch + ".err", scratch + ".in")
+        defer { for path in [outPath, errPath, inPath] { try? FileManager.default.removeItem(atPath: path) } }
+        _ = FileManager.default.createFile(atPath: inPath, contents: Data((stdin ?? "").utf8))
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, inPath, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }.map { "\($0)=\($1)" }
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer { for pointer in argv + envp { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
+        guard spawned == 0 else {
+            return Output(
+                status: -1, stdout: "", stderr: "cannot start \(arguments[0]): \(String(cString: strerror(spawned)))")
+        }
+        let child = pid
+        let status = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+            Thread.detachNewThread {
+                var status: Int32 = 0
+                while waitpid(child, &status, 0) == -1 && errno == EINTR {}
+                // WIFEXITED/WEXITSTATUS are macros: exit code in bits 8-15, signal in the low 7 bits.
+                continuation.resume(returning: status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
+            }
+        }
         return Output(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
+            status: status,
+            stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
     }
 }
 

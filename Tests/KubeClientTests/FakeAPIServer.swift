@@ -17,8 +17,11 @@ struct TestPKI: Sendable {
 
     static let shared: TestPKI? = try? TestPKI.make()
 
+    static var directory: String { NSTemporaryDirectory() + "kpt-kube-pki-\(getpid())" }
+
     static func make() throws -> TestPKI {
-        let dir = NSTemporaryDirectory() + "kpt-kube-pki-\(getpid())"
+        let dir = directory
+        atexit { try? FileManager.default.removeItem(atPath: TestPKI.directory) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let script = """
             set -e

@@ -194,6 +194,68 @@ struct FakeServerReflectorTests {
         }
     }
 
+    @Test func listsInPagesAndRestartsWhenAContinueTokenExpires() async throws {
+        let secondPages = Mutex(0)
+        let server = try await FakeAPIServer(pki: pki) { request, _ in
+            guard request.path == "/api/v1/services" else { return quietOthers(request) }
+            if request.isWatch {
+                // Only a watch from the paged list's version sees p4.
+                guard request.query["resourceVersion"] == "60" else {
+                    return .respond(.ok, [.wait(.seconds(5))], .finish)
+                }
+                return .respond(
+                    .ok, [.send(event("ADDED", serviceJSON("p4", version: 61))), .wait(.seconds(5))], .finish)
+            }
+            guard request.query["limit"] == "2" else { return .respond(.badRequest, [], .finish) }
+            guard let token = request.query["continue"] else {
+                let page =
+                    #"{"metadata":{"resourceVersion":"60","continue":"tok1"},"items":["#
+                    + serviceJSON("p1", version: 58) + "," + serviceJSON("p2", version: 59) + "]}"
+                return .respond(.ok, [.send(page)], .finish)
+            }
+            if token == "tok1",
+                secondPages.withLock({
+                    $0 += 1
+                    return $0
+                }) == 1
+            {
+                let expired =
+                    #"{"kind":"Status","message":"The provided continue parameter is too old","reason":"Expired","code":410}"#
+                return .respond(.gone, [.send(expired)], .finish)
+            }
+            return .respond(.ok, [.send(listJSON(version: 60, items: [serviceJSON("p3", version: 60)]))], .finish)
+        }
+        var watch = fastWatch
+        watch.reflector.listPageSize = 2
+        try await withClient(server, pki: pki) { client in
+            let seen = try await observe(client, watch) { $0.serviceNames.contains("demo/p4") }
+            #expect(seen.serviceNames == ["demo/p1", "demo/p2", "demo/p3", "demo/p4"])
+            #expect(seen.problems.contains { $0.isExpired })
+            let lists = server.requests.filter { $0.path == "/api/v1/services" && !$0.isWatch }
+            #expect(lists.map { $0.query["continue"] ?? "-" } == ["-", "tok1", "-", "tok1"])
+
+        }
+    }
+
+    @Test(arguments: [(["v1", "v1beta1"], "v1"), (["v1beta1"], "v1beta1")])
+    func discoveryPicksTheEndpointSliceVersionOnce(served: [String], expected: String) async throws {
+        let versions = served.map { #"{"groupVersion":"discovery.k8s.io/\#($0)","version":"\#($0)"}"# }
+        let group = #"{"kind":"APIGroup","name":"discovery.k8s.io","versions":[\#(versions.joined(separator: ","))]}"#
+        let server = try await FakeAPIServer(pki: pki) { request, _ in
+            if request.path == "/apis/discovery.k8s.io" { return .respond(.ok, [.send(group)], .finish) }
+            return quietOthers(request)
+        }
+        var watch = fastWatch
+        watch.endpointSliceVersion = nil
+        try await withClient(server, pki: pki) { client in
+            #expect(try await client.endpointSliceVersion() == expected)
+            _ = try await observe(client, watch) { $0.synced }
+            let paths = Set(server.requests.map(\.path))
+            #expect(paths.contains("/apis/discovery.k8s.io/\(expected)/endpointslices"))
+            #expect(server.requests.filter { $0.path == "/apis/discovery.k8s.io" }.count == 2, "asked once per start")
+        }
+    }
+
     @Test func aFiftyMegabyteList() async throws {
         let items = (0..<10_000).map { serviceJSON("s\($0)", version: $0 + 1, padding: 5_000) }
         var body = ByteBuffer(string: listJSON(version: 10_001, items: items))

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import KubeClient
@@ -110,5 +111,24 @@ final class Ref<Value> {
         #expect((limiter.value.allow(key: "c", now: t0 + .seconds(2)) == false), "bucket empty")
         #expect((limiter.value.allow(key: "c", now: t0 + .seconds(12)) == true), "one token refilled after 10 s")
         #expect((limiter.value.allow(key: "a", now: t0 + .seconds(70)) == true))
+    }
+}
+
+@Suite struct EventBodyTests {
+    @Test func anEventNamesItsObjectAndSource() throws {
+        let body = EventRecorder.body(
+            .warning, reason: "SyncFailed", message: "cannot program",
+            about:
+                EventSubject(kind: "Service", namespace: "demo", name: "web", uid: "u-1"),
+            namespace: "demo", component: "kproxy", host: "node-a", now: Date(timeIntervalSince1970: 0))
+        let json = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+        #expect(json["kind"] as? String == "Event")
+        #expect(json["type"] as? String == "Warning")
+        #expect(json["reason"] as? String == "SyncFailed")
+        #expect(json["firstTimestamp"] as? String == "1970-01-01T00:00:00Z")
+        let involved = try #require(json["involvedObject"] as? [String: String])
+        #expect(involved == ["kind": "Service", "apiVersion": "v1", "namespace": "demo", "name": "web", "uid": "u-1"])
+        let source = try #require(json["source"] as? [String: String])
+        #expect(source == ["component": "kproxy", "host": "node-a"])
     }
 }
