@@ -356,6 +356,8 @@ public enum ElementData: Hashable, Sendable {
     case values([ElementValue])
 }
 
+/// One element. Equality compares everything; the hash covers the key only (a set never holds two
+/// elements with one key), which keeps hashing cheap where sets are rebuilt element by element.
 public struct SetElement: Hashable, Sendable {
     public var key: [ElementValue]
     public var data: ElementData?
@@ -370,4 +372,6 @@ public struct SetElement: Hashable, Sendable {
         self.timeout = timeout
         self.comment = comment
     }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(key) }
 }
