@@ -18,11 +18,26 @@ public struct RuleSynthesizer: Sendable {
     /// Every fragment's wish for each element slot. Slots can be wanted twice: a ClusterIP by each port of
     /// a Service, a hairpin entry by two Services sharing an endpoint, and (in a broken cluster) one
     /// IP:port by two Services. The lowest ``ServicePortName`` wins, so the outcome is order-independent.
-    private var claims: TreeDictionary<ElementSlot, [Claim]> = [:]
+    private var claims: TreeDictionary<ElementSlot, Claims> = [:]
 
     struct Claim: Hashable, Sendable {
         var owner: ServicePortName
         var element: SetElement
+    }
+
+    enum Claims: Hashable, Sendable {
+        /// A plain set element (a key, nothing else) is the same whoever wants it: a count is enough.
+        /// Most elements are these (ClusterIPs, hairpin entries), and they then cost no array.
+        case counted(SetElement, Int)
+        /// Map elements, sorted by owner: the first is installed.
+        case owners([Claim])
+
+        var installed: SetElement? {
+            switch self {
+            case .counted(let element, _): return element
+            case .owners(let list): return list.first?.element
+            }
+        }
     }
 
     public init(node: NodeConfig) {
@@ -108,36 +123,50 @@ public struct RuleSynthesizer: Sendable {
     }
 
     private mutating func claim(_ slot: ElementSlot, _ claim: Claim) {
-        let (previous, next) = claims.updateValue(forKey: slot) { list -> (SetElement?, SetElement?) in
-            guard var current = list else {
-                list = [claim]
-                return (nil, claim.element)
+        let plain = claim.element.data == nil && claim.element.comment == nil && claim.element.timeout == nil
+        let (previous, next) = claims.updateValue(forKey: slot) { claims -> (SetElement?, SetElement?) in
+            let previous = claims?.installed
+            switch claims {
+            case nil where plain:
+                claims = .counted(claim.element, 1)
+            case .counted(let element, let count)? where plain && element == claim.element:
+                claims = .counted(element, count + 1)
+            default:
+                // Map elements. A slot belongs to one set, and a set holds either plain elements or map
+                // elements, so a counted slot never gets here.
+                var list: [Claim]
+                if case .owners(let owners)? = claims { list = owners } else { list = [] }
+                list.removeAll { $0.owner == claim.owner }
+                let position = list.firstIndex { claim.owner < $0.owner } ?? list.count
+                list.insert(claim, at: position)
+                claims = .owners(list)
             }
-            let previous = current.first?.element
-            current.removeAll { $0.owner == claim.owner }
-            let position = current.firstIndex { claim.owner < $0.owner } ?? current.count
-            current.insert(claim, at: position)
-            list = current
-            return (previous, current.first?.element)
+            return (previous, claims?.installed)
         }
         install(slot, previous: previous, next: next)
     }
 
     private mutating func unclaim(_ slot: ElementSlot, owner: ServicePortName) {
-        let (previous, next) = claims.updateValue(forKey: slot) { list -> (SetElement?, SetElement?) in
-            guard var current = list else { return (nil, nil) }
-            let previous = current.first?.element
-            current.removeAll { $0.owner == owner }
-            list = current.isEmpty ? nil : current
-            return (previous, current.first?.element)
+        let (previous, next) = claims.updateValue(forKey: slot) { claims -> (SetElement?, SetElement?) in
+            let previous = claims?.installed
+            switch claims {
+            case nil:
+                return (nil, nil)
+            case .counted(let element, let count)?:
+                claims = count > 1 ? .counted(element, count - 1) : nil
+            case .owners(var list)?:
+                list.removeAll { $0.owner == owner }
+                claims = list.isEmpty ? nil : .owners(list)
+            }
+            return (previous, claims?.installed)
         }
         install(slot, previous: previous, next: next)
     }
 
     private mutating func install(_ slot: ElementSlot, previous: SetElement?, next: SetElement?) {
         guard previous != next, let index = tableIndex[slot.family] else { return }
-        if let previous { ruleset.tables[index].remove(previous, from: slot.set) }
-        if let next { ruleset.tables[index].insert(next, into: slot.set) }
+        if let previous { ruleset.tables[index].remove(previous, from: slot.set.name) }
+        if let next { ruleset.tables[index].insert(next, into: slot.set.name) }
     }
 }
 
