@@ -9,6 +9,20 @@ import KubeModel
 /// ``Ruleset`` shares all other structure with the previous one (which ``RuleSync`` exploits to diff in
 /// time proportional to the change). The output depends only on the snapshot and the ``NodeConfig``:
 /// the same inputs give the same ruleset, whatever order the changes arrived in.
+///
+/// The daemon's loop:
+/// ```swift
+/// var synthesizer = RuleSynthesizer(node: config)       // again whenever the NodeConfig changes
+/// var planner = SyncPlanner()                            // again after a failed batch: next plan is full
+/// // each sync:
+/// let changes = state.takeChanges()
+/// let ruleset = synthesizer.synthesize(state.snapshot, changed: changes.servicePorts)
+/// let plan = planner.plan(ruleset, now: monotonicSeconds)
+/// try netfilter.apply(plan.transaction)                  // skip when plan.transaction.isEmpty
+/// planner = plan.next
+/// ```
+/// `synthesize(_:)` without `changed:` re-checks every port (O(n) comparisons, no rebuilding): use it
+/// for the first sync and the periodic one. A change of the node's zone label is a new ``NodeConfig``.
 public struct RuleSynthesizer: Sendable {
     public let node: NodeConfig
     public let families: [TableFamily]

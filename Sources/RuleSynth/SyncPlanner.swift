@@ -77,7 +77,9 @@ public struct SyncPlanner: Hashable, Sendable {
 
     /// Replaces every kproxy table with `ruleset` in one batch: `add table` then `delete table` works
     /// whether or not the table exists, so this adopts a previous run's tables (or a crashed one's)
-    /// without listing them. A family the ruleset lacks has its table removed.
+    /// without listing them. A family the ruleset lacks has its table removed. Traffic sees the old or
+    /// the new rules, never neither; established flows keep their conntrack entries, but ClientIP
+    /// affinity entries start over (the affinity sets are new).
     public static func fullSync(_ ruleset: Ruleset) -> Transaction {
         var operations: [Transaction.Operation] = []
         for family in TableFamily.allCases {
