@@ -309,11 +309,6 @@ public struct NamedSet: Hashable, Sendable {
         hasher.combine(timeout)
     }
 
-    /// Whether the kernel object itself (not its elements) is the same: otherwise it must be re-created.
-    public func hasSameDeclaration(as other: NamedSet) -> Bool {
-        name == other.name && key == other.key && data == other.data && flags == other.flags
-            && timeout == other.timeout && size == other.size && comment == other.comment
-    }
 }
 
 /// One part of an element key or map value.
