@@ -29,9 +29,10 @@ public struct RuleSynthesizer: Sendable {
     public private(set) var ruleset: Ruleset
     private let tableIndex: [TableFamily: Int]
     private var fragments: TreeDictionary<ServicePortName, ServiceFragment> = [:]
-    /// Every fragment's wish for each element slot. Slots can be wanted twice: a ClusterIP by each port of
-    /// a Service, a hairpin entry by two Services sharing an endpoint, and (in a broken cluster) one
-    /// IP:port by two Services. The lowest ``ServicePortName`` wins, so the outcome is order-independent.
+    /// Every fragment's wish for each element slot that more than one fragment wants, or that holds
+    /// map data. Slots can be wanted twice: a ClusterIP by each port of a Service, a hairpin entry by
+    /// two Services sharing an endpoint, and (in a broken cluster) one IP:port by two Services. For map
+    /// elements the lowest ``ServicePortName`` wins, so the outcome is order-independent.
     private var claims: TreeDictionary<ElementSlot, Claims> = [:]
 
     struct Claim: Hashable, Sendable {
@@ -40,18 +41,12 @@ public struct RuleSynthesizer: Sendable {
     }
 
     enum Claims: Hashable, Sendable {
-        /// A plain set element (a key, nothing else) is the same whoever wants it: a count is enough.
-        /// Most elements are these (ClusterIPs, hairpin entries), and they then cost no array.
-        case counted(SetElement, Int)
+        /// A plain set element (a key, nothing else) is the same whoever wants it, so only the number of
+        /// fragments that want it matters. Kept only from two on: the table holding the element means
+        /// one, which spares the common unshared element (most hairpin entries) any bookkeeping.
+        case shared(Int)
         /// Map elements, sorted by owner: the first is installed.
         case owners([Claim])
-
-        var installed: SetElement? {
-            switch self {
-            case .counted(let element, _): return element
-            case .owners(let list): return list.first?.element
-            }
-        }
     }
 
     public init(node: NodeConfig) {
@@ -129,7 +124,7 @@ public struct RuleSynthesizer: Sendable {
             }
         }
         for (slot, element) in old?.elements ?? [:] where new?.elements[slot] != element {
-            unclaim(slot, owner: owner)
+            unclaim(slot, element, owner: owner)
         }
         for (slot, element) in new?.elements ?? [:] where old?.elements[slot] != element {
             claim(slot, Claim(owner: owner, element: element))
@@ -137,42 +132,43 @@ public struct RuleSynthesizer: Sendable {
     }
 
     private mutating func claim(_ slot: ElementSlot, _ claim: Claim) {
-        let plain = claim.element.data == nil && claim.element.comment == nil && claim.element.timeout == nil
-        let (previous, next) = claims.updateValue(forKey: slot) { claims -> (SetElement?, SetElement?) in
-            let previous = claims?.installed
-            switch claims {
-            case nil where plain:
-                claims = .counted(claim.element, 1)
-            case .counted(let element, let count)? where plain && element == claim.element:
-                claims = .counted(element, count + 1)
-            default:
-                // Map elements. A slot belongs to one set, and a set holds either plain elements or map
-                // elements, so a counted slot never gets here.
-                var list: [Claim]
-                if case .owners(let owners)? = claims { list = owners } else { list = [] }
-                list.removeAll { $0.owner == claim.owner }
-                let position = list.firstIndex { claim.owner < $0.owner } ?? list.count
-                list.insert(claim, at: position)
-                claims = .owners(list)
+        guard let index = tableIndex[slot.family] else { return }
+        if claim.element.isPlain {
+            if ruleset.tables[index].insertNew(claim.element, into: slot.set.name) { return }
+            claims.updateValue(forKey: slot) { claims in
+                if case .shared(let count)? = claims { claims = .shared(count + 1) } else { claims = .shared(2) }
             }
-            return (previous, claims?.installed)
+            return
+        }
+        let (previous, next) = claims.updateValue(forKey: slot) { claims -> (SetElement?, SetElement?) in
+            var list: [Claim]
+            if case .owners(let owners)? = claims { list = owners } else { list = [] }
+            let previous = list.first?.element
+            list.removeAll { $0.owner == claim.owner }
+            let position = list.firstIndex { claim.owner < $0.owner } ?? list.count
+            list.insert(claim, at: position)
+            claims = .owners(list)
+            return (previous, list.first?.element)
         }
         install(slot, previous: previous, next: next)
     }
 
-    private mutating func unclaim(_ slot: ElementSlot, owner: ServicePortName) {
-        let (previous, next) = claims.updateValue(forKey: slot) { claims -> (SetElement?, SetElement?) in
-            let previous = claims?.installed
-            switch claims {
-            case nil:
-                return (nil, nil)
-            case .counted(let element, let count)?:
-                claims = count > 1 ? .counted(element, count - 1) : nil
-            case .owners(var list)?:
-                list.removeAll { $0.owner == owner }
-                claims = list.isEmpty ? nil : .owners(list)
+    private mutating func unclaim(_ slot: ElementSlot, _ element: SetElement, owner: ServicePortName) {
+        if element.isPlain {
+            let stillWanted = claims.updateValue(forKey: slot) { claims -> Bool in
+                guard case .shared(let count)? = claims else { return false }
+                claims = count > 2 ? .shared(count - 1) : nil
+                return true
             }
-            return (previous, claims?.installed)
+            if !stillWanted { install(slot, previous: element, next: nil) }
+            return
+        }
+        let (previous, next) = claims.updateValue(forKey: slot) { claims -> (SetElement?, SetElement?) in
+            guard case .owners(var list)? = claims else { return (nil, nil) }
+            let previous = list.first?.element
+            list.removeAll { $0.owner == owner }
+            claims = list.isEmpty ? nil : .owners(list)
+            return (previous, list.first?.element)
         }
         install(slot, previous: previous, next: next)
     }

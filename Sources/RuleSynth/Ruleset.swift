@@ -106,6 +106,18 @@ public struct Table: Sendable {
         return true
     }
 
+    /// Adds an element unless an equal one is there; true when it was added (false also when there is
+    /// no such set).
+    mutating func insertNew(_ element: SetElement, into set: String) -> Bool {
+        let count = sets.updateValue(forKey: set) { value -> Int? in
+            guard value != nil, value!.elements.insert(element).inserted else { return nil }
+            return value!.elements.count
+        }
+        guard let count else { return false }
+        if count == 1 { setsWithElements.insert(set) }
+        return true
+    }
+
     public mutating func remove(_ element: SetElement, from set: String) {
         let count = sets.updateValue(forKey: set) { value -> Int? in
             guard value != nil else { return nil }
@@ -369,4 +381,7 @@ public struct SetElement: Hashable, Sendable {
     }
 
     public func hash(into hasher: inout Hasher) { hasher.combine(key) }
+
+    /// A key and nothing else: equal to any other plain element with that key.
+    var isPlain: Bool { data == nil && timeout == nil && comment == nil }
 }
