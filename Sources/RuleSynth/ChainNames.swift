@@ -42,8 +42,4 @@ enum ChainNames {
     static func affinity(_ port: ServicePortName, _ endpoint: ServiceEndpoint) -> String {
         "affinity-" + endpointBase(port, endpoint)
     }
-
-    /// Per-Service chains contain a `/`; kproxy's fixed chains never do (kube-proxy's `isServiceChainName`).
-    static func isServiceChain(_ name: String) -> Bool { name.contains("/") }
-    static func isAffinitySet(_ name: String) -> Bool { name.hasPrefix("affinity-") }
 }

@@ -9,20 +9,44 @@ import KubeModel
 /// ``Ruleset`` shares all other structure with the previous one (which ``RuleSync`` exploits to diff in
 /// time proportional to the change). The output depends only on the snapshot and the ``NodeConfig``:
 /// the same inputs give the same ruleset, whatever order the changes arrived in.
+///
+/// The daemon's loop:
+/// ```swift
+/// var synthesizer = RuleSynthesizer(node: config)       // again whenever the NodeConfig changes
+/// var planner = SyncPlanner()                            // again after a failed batch: next plan is full
+/// // each sync:
+/// let changes = state.takeChanges()
+/// let ruleset = synthesizer.synthesize(state.snapshot, changed: changes.servicePorts)
+/// let plan = planner.plan(ruleset, now: monotonicSeconds)
+/// try netfilter.apply(plan.transaction)                  // skip when plan.transaction.isEmpty
+/// planner = plan.next
+/// ```
+/// `synthesize(_:)` without `changed:` re-checks every port (O(n) comparisons, no rebuilding): use it
+/// for the first sync and the periodic one. A change of the node's zone label is a new ``NodeConfig``.
 public struct RuleSynthesizer: Sendable {
     public let node: NodeConfig
     public let families: [TableFamily]
     public private(set) var ruleset: Ruleset
     private let tableIndex: [TableFamily: Int]
     private var fragments: TreeDictionary<ServicePortName, ServiceFragment> = [:]
-    /// Every fragment's wish for each element slot. Slots can be wanted twice: a ClusterIP by each port of
-    /// a Service, a hairpin entry by two Services sharing an endpoint, and (in a broken cluster) one
-    /// IP:port by two Services. The lowest ``ServicePortName`` wins, so the outcome is order-independent.
-    private var claims: TreeDictionary<ElementSlot, [Claim]> = [:]
+    /// Every fragment's wish for each element slot that more than one fragment wants, or that holds
+    /// map data. Slots can be wanted twice: a ClusterIP by each port of a Service, a hairpin entry by
+    /// two Services sharing an endpoint, and (in a broken cluster) one IP:port by two Services. For map
+    /// elements the lowest ``ServicePortName`` wins, so the outcome is order-independent.
+    private var claims: TreeDictionary<ElementSlot, Claims> = [:]
 
     struct Claim: Hashable, Sendable {
         var owner: ServicePortName
         var element: SetElement
+    }
+
+    enum Claims: Hashable, Sendable {
+        /// A plain set element (a key, nothing else) is the same whoever wants it, so only the number of
+        /// fragments that want it matters. Kept only from two on: the table holding the element means
+        /// one, which spares the common unshared element (most hairpin entries) any bookkeeping.
+        case shared(Int)
+        /// Map elements, sorted by owner: the first is installed.
+        case owners([Claim])
     }
 
     public init(node: NodeConfig) {
@@ -100,7 +124,7 @@ public struct RuleSynthesizer: Sendable {
             }
         }
         for (slot, element) in old?.elements ?? [:] where new?.elements[slot] != element {
-            unclaim(slot, owner: owner)
+            unclaim(slot, element, owner: owner)
         }
         for (slot, element) in new?.elements ?? [:] where old?.elements[slot] != element {
             claim(slot, Claim(owner: owner, element: element))
@@ -108,36 +132,51 @@ public struct RuleSynthesizer: Sendable {
     }
 
     private mutating func claim(_ slot: ElementSlot, _ claim: Claim) {
-        let (previous, next) = claims.updateValue(forKey: slot) { list -> (SetElement?, SetElement?) in
-            guard var current = list else {
-                list = [claim]
-                return (nil, claim.element)
+        guard let index = tableIndex[slot.family] else { return }
+        if claim.element.isPlain {
+            if ruleset.tables[index].insertNew(claim.element, into: slot.set.name) { return }
+            claims.updateValue(forKey: slot) { claims in
+                if case .shared(let count)? = claims { claims = .shared(count + 1) } else { claims = .shared(2) }
             }
-            let previous = current.first?.element
-            current.removeAll { $0.owner == claim.owner }
-            let position = current.firstIndex { claim.owner < $0.owner } ?? current.count
-            current.insert(claim, at: position)
-            list = current
-            return (previous, current.first?.element)
+            return
+        }
+        let (previous, next) = claims.updateValue(forKey: slot) { claims -> (SetElement?, SetElement?) in
+            var list: [Claim]
+            if case .owners(let owners)? = claims { list = owners } else { list = [] }
+            let previous = list.first?.element
+            list.removeAll { $0.owner == claim.owner }
+            let position = list.firstIndex { claim.owner < $0.owner } ?? list.count
+            list.insert(claim, at: position)
+            claims = .owners(list)
+            return (previous, list.first?.element)
         }
         install(slot, previous: previous, next: next)
     }
 
-    private mutating func unclaim(_ slot: ElementSlot, owner: ServicePortName) {
-        let (previous, next) = claims.updateValue(forKey: slot) { list -> (SetElement?, SetElement?) in
-            guard var current = list else { return (nil, nil) }
-            let previous = current.first?.element
-            current.removeAll { $0.owner == owner }
-            list = current.isEmpty ? nil : current
-            return (previous, current.first?.element)
+    private mutating func unclaim(_ slot: ElementSlot, _ element: SetElement, owner: ServicePortName) {
+        if element.isPlain {
+            let stillWanted = claims.updateValue(forKey: slot) { claims -> Bool in
+                guard case .shared(let count)? = claims else { return false }
+                claims = count > 2 ? .shared(count - 1) : nil
+                return true
+            }
+            if !stillWanted { install(slot, previous: element, next: nil) }
+            return
+        }
+        let (previous, next) = claims.updateValue(forKey: slot) { claims -> (SetElement?, SetElement?) in
+            guard case .owners(var list)? = claims else { return (nil, nil) }
+            let previous = list.first?.element
+            list.removeAll { $0.owner == owner }
+            claims = list.isEmpty ? nil : .owners(list)
+            return (previous, list.first?.element)
         }
         install(slot, previous: previous, next: next)
     }
 
     private mutating func install(_ slot: ElementSlot, previous: SetElement?, next: SetElement?) {
         guard previous != next, let index = tableIndex[slot.family] else { return }
-        if let previous { ruleset.tables[index].remove(previous, from: slot.set) }
-        if let next { ruleset.tables[index].insert(next, into: slot.set) }
+        if let previous { ruleset.tables[index].remove(previous, from: slot.set.name) }
+        if let next { ruleset.tables[index].insert(next, into: slot.set.name) }
     }
 }
 

@@ -106,6 +106,18 @@ public struct Table: Sendable {
         return true
     }
 
+    /// Adds an element unless an equal one is there; true when it was added (false also when there is
+    /// no such set).
+    mutating func insertNew(_ element: SetElement, into set: String) -> Bool {
+        let count = sets.updateValue(forKey: set) { value -> Int? in
+            guard value != nil, value!.elements.insert(element).inserted else { return nil }
+            return value!.elements.count
+        }
+        guard let count else { return false }
+        if count == 1 { setsWithElements.insert(set) }
+        return true
+    }
+
     public mutating func remove(_ element: SetElement, from set: String) {
         let count = sets.updateValue(forKey: set) { value -> Int? in
             guard value != nil else { return nil }
@@ -309,11 +321,6 @@ public struct NamedSet: Hashable, Sendable {
         hasher.combine(timeout)
     }
 
-    /// Whether the kernel object itself (not its elements) is the same: otherwise it must be re-created.
-    public func hasSameDeclaration(as other: NamedSet) -> Bool {
-        name == other.name && key == other.key && data == other.data && flags == other.flags
-            && timeout == other.timeout && size == other.size && comment == other.comment
-    }
 }
 
 /// One part of an element key or map value.
@@ -356,6 +363,8 @@ public enum ElementData: Hashable, Sendable {
     case values([ElementValue])
 }
 
+/// One element. Equality compares everything; the hash covers the key only (a set never holds two
+/// elements with one key), which keeps hashing cheap where sets are rebuilt element by element.
 public struct SetElement: Hashable, Sendable {
     public var key: [ElementValue]
     public var data: ElementData?
@@ -370,4 +379,9 @@ public struct SetElement: Hashable, Sendable {
         self.timeout = timeout
         self.comment = comment
     }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(key) }
+
+    /// A key and nothing else: equal to any other plain element with that key.
+    var isPlain: Bool { data == nil && timeout == nil && comment == nil }
 }

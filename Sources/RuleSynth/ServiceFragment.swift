@@ -1,10 +1,27 @@
 import ClusterModel
 import KubeModel
 
+/// The sets and maps that Service ports put elements into.
+enum ElementSet: UInt8, Hashable, Sendable {
+    case clusterIPs, hairpin, serviceIPs, serviceNodePorts, noEndpointServices, noEndpointNodePorts, firewallIPs
+
+    var name: String {
+        switch self {
+        case .clusterIPs: return BaseLayout.clusterIPs
+        case .hairpin: return BaseLayout.hairpin
+        case .serviceIPs: return BaseLayout.serviceIPs
+        case .serviceNodePorts: return BaseLayout.serviceNodePorts
+        case .noEndpointServices: return BaseLayout.noEndpointServices
+        case .noEndpointNodePorts: return BaseLayout.noEndpointNodePorts
+        case .firewallIPs: return BaseLayout.firewallIPs
+        }
+    }
+}
+
 /// Identifies one element of one set in one family's table.
 struct ElementSlot: Hashable, Sendable {
     var family: TableFamily
-    var set: String
+    var set: ElementSet
     var key: [ElementValue]
 }
 
@@ -90,18 +107,18 @@ extension ServiceFragment {
         // The API server caps the timeout at one day; a hand-written manifest cannot ask for more.
         let affinityTimeout = info.sessionAffinityTimeout.map { UInt32(min(86400, max(1, $0))) }
 
-        func add(_ set: String, _ key: [ElementValue], _ data: ElementData?, comment: String? = nil) {
+        func add(_ set: ElementSet, _ key: [ElementValue], _ data: ElementData?, comment: String? = nil) {
             elements[ElementSlot(family: family, set: set, key: key)] = SetElement(
                 key: key, data: data, comment: comment)
         }
 
         for ip in clusterIPs {
-            add(BaseLayout.clusterIPs, [.address(ip)], nil)
+            add(.clusterIPs, [.address(ip)], nil)
             if let internalTarget {
-                add(BaseLayout.serviceIPs, [.address(ip), .proto(proto), port], .verdict(.goto(internalTarget)))
+                add(.serviceIPs, [.address(ip), .proto(proto), port], .verdict(.goto(internalTarget)))
             } else {
                 add(
-                    BaseLayout.noEndpointServices, [.address(ip), .proto(proto), port], .verdict(noEndpointVerdict),
+                    .noEndpointServices, [.address(ip), .proto(proto), port], .verdict(noEndpointVerdict),
                     comment: comment)
             }
         }
@@ -111,21 +128,21 @@ extension ServiceFragment {
         let usesFirewall = !loadBalancerIPs.isEmpty && !sourceRanges.isEmpty
         for ip in externalIPs + loadBalancerIPs {
             let key: [ElementValue] = [.address(ip), .proto(proto), port]
-            if usesExternalChain { add(BaseLayout.serviceIPs, key, .verdict(.goto(externalChain))) }
+            if usesExternalChain { add(.serviceIPs, key, .verdict(.goto(externalChain))) }
             if externalTarget == nil {
-                add(BaseLayout.noEndpointServices, key, .verdict(noEndpointVerdict), comment: comment)
+                add(.noEndpointServices, key, .verdict(noEndpointVerdict), comment: comment)
             }
         }
         if usesFirewall {
             for ip in loadBalancerIPs {
-                add(BaseLayout.firewallIPs, [.address(ip), .proto(proto), port], .verdict(.goto(firewallChain)))
+                add(.firewallIPs, [.address(ip), .proto(proto), port], .verdict(.goto(firewallChain)))
             }
         }
         if let nodePort = info.nodePort, nodePort != 0 {
             let key: [ElementValue] = [.proto(proto), .port(nodePort)]
-            if usesExternalChain { add(BaseLayout.serviceNodePorts, key, .verdict(.goto(externalChain))) }
+            if usesExternalChain { add(.serviceNodePorts, key, .verdict(.goto(externalChain))) }
             if externalTarget == nil {
-                add(BaseLayout.noEndpointNodePorts, key, .verdict(noEndpointVerdict), comment: comment)
+                add(.noEndpointNodePorts, key, .verdict(noEndpointVerdict), comment: comment)
             }
         }
         var chains: [Chain] = []
@@ -140,7 +157,7 @@ extension ServiceFragment {
 
         for endpoint in categories.allReachable {
             add(
-                BaseLayout.hairpin,
+                .hairpin,
                 [.address(endpoint.address), .address(endpoint.address), .proto(proto), .port(endpoint.port)], nil)
         }
         if let affinityTimeout {

@@ -77,7 +77,9 @@ public struct SyncPlanner: Hashable, Sendable {
 
     /// Replaces every kproxy table with `ruleset` in one batch: `add table` then `delete table` works
     /// whether or not the table exists, so this adopts a previous run's tables (or a crashed one's)
-    /// without listing them. A family the ruleset lacks has its table removed.
+    /// without listing them. A family the ruleset lacks has its table removed. Traffic sees the old or
+    /// the new rules, never neither; established flows keep their conntrack entries, but ClientIP
+    /// affinity entries start over (the affinity sets are new).
     public static func fullSync(_ ruleset: Ruleset) -> Transaction {
         var operations: [Transaction.Operation] = []
         for family in TableFamily.allCases {
@@ -99,8 +101,10 @@ public struct SyncPlanner: Hashable, Sendable {
         let chains = table.chains.values.sorted { $0.name < $1.name }
         for set in sets { operations.append(.addSet(family, table: table.name, set.declaration)) }
         for chain in chains { operations.append(.addChain(family, table: table.name, chain.declaration)) }
+        // Elements go in storage order: the kernel does not care, and sorting 100k of them would cost more
+        // than building them. ``Transaction/render()`` sorts for people.
         for set in sets where !set.elements.isEmpty {
-            operations.append(.addElements(family, table: table.name, set: set.name, set.sortedElements))
+            operations.append(.addElements(family, table: table.name, set: set.name, Array(set.elements)))
         }
         for chain in chains {
             for rule in chain.rules {
@@ -138,7 +142,7 @@ public struct SyncPlanner: Hashable, Sendable {
             let before = created.contains(name) ? [] : (old.sets[name]?.elements ?? [])
             let after = new.sets[name]?.elements ?? []
             guard before != after else { continue }
-            let byKey = { (a: SetElement, b: SetElement) in a.key.lexicographicallyPrecedes(b.key) }
+            let byKey = SetElement.keyPrecedes
             elementChanges.append(
                 (
                     name, new.sets[name] == nil ? [] : before.subtracting(after).sorted(by: byKey),

@@ -98,6 +98,28 @@ struct HostileInputTests {
         #expect(synthesizer.ruleset == F.ruleset([(b, [F.ep("10.1.0.2")])]))
     }
 
+    @Test("Elements several Services want stay until the last one goes")
+    func sharedElements() throws {
+        let http = F.port("ns", "web", port: 80, portName: "http", clusterIPs: ["172.30.0.7"])
+        let https = F.port("ns", "web", port: 443, portName: "https", clusterIPs: ["172.30.0.7"])
+        let other = F.port("ns", "other", clusterIPs: ["172.30.0.8"])
+        let shared = F.ep("10.1.0.7")
+        var synthesizer = RuleSynthesizer(node: F.node)
+        for info in [http, https, other] { synthesizer.update(info, endpoints: [shared]) }
+        func elements(_ set: String) -> Int { synthesizer.ruleset.table(.ip)?.sets[set]?.elements.count ?? -1 }
+        #expect(elements("cluster-ips") == 2)
+        #expect(elements("hairpin-connections") == 1)
+        synthesizer.remove(http.name)
+        #expect(elements("cluster-ips") == 2)
+        synthesizer.remove(other.name)
+        #expect(elements("cluster-ips") == 1)
+        #expect(elements("hairpin-connections") == 1)
+        synthesizer.remove(https.name)
+        #expect(elements("cluster-ips") == 0)
+        #expect(elements("hairpin-connections") == 0)
+        #expect(synthesizer.ruleset == RuleSynthesizer(node: F.node).ruleset)
+    }
+
     @Test("Characters nft cannot parse are replaced in names and comments")
     func hostileCharacters() throws {
         let info = F.port("bad ns\"; drop", "svc\n{x}", portName: "p;1", clusterIPs: ["172.30.0.5"])
