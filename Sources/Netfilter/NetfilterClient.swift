@@ -26,17 +26,16 @@ public final class NetfilterClient: Sendable {
     /// previous ruleset is untouched and the error names each refused object.
     public func apply(_ transaction: Transaction) throws(NetfilterError) {
         guard !transaction.isEmpty else { return }
-        let first = sequence.withLock { value in
-            let first = value
-            value &+= UInt32(truncatingIfNeeded: transaction.operations.count) &* 4 &+ 1024
-            return first
-        }
+        let first = sequence.withLock { $0 }
         try send(try NetlinkBatch(transaction, firstSequence: first))
     }
 
     /// Sends an already encoded batch and waits for every acknowledgement.
     public func send(_ batch: NetlinkBatch) throws(NetfilterError) {
+        sequence.withLock { $0 = batch.lastSequence &+ 1 }
         try socket.withLock { socket throws(NetfilterError) in
+            // Replies left over from an earlier exchange that failed half-way must not be taken for ours.
+            socket.drain()
             // Acks are ~40 bytes but each is its own skb: budget 1 KiB of receive buffer per message, as nft does.
             socket.ensureBuffers(send: batch.bytes.count + 4096, receive: max(batch.messages.count * 1024, 1 << 20))
             let sent = batch.bytes.withUnsafeBytes { bytes in
@@ -101,6 +100,7 @@ public final class NetfilterClient: Sendable {
             return value
         }
         return try socket.withLock { socket throws(NetfilterError) -> [[UInt8]] in
+            socket.drain()
             var request = [UInt8](repeating: 0, count: 4096)
             let length = request.withUnsafeMutableBytes { raw -> Int in
                 let flags = UInt16(NLM_F_ACK | (dump ? NLM_F_DUMP : 0))

@@ -108,6 +108,12 @@ struct NetlinkSocket: ~Copyable {
         }
     }
 
+    /// Discards whatever is queued for reading, without waiting.
+    func drain() {
+        var scratch = [UInt8](repeating: 0, count: 1 << 16)
+        while scratch.withUnsafeMutableBytes({ recv(fileDescriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }) > 0 {}
+    }
+
     func send(_ bytes: UnsafeRawBufferPointer, context: @autoclosure () -> String) throws(NetfilterError) {
         let sent = mnl_socket_sendto(handle, bytes.baseAddress, bytes.count)
         guard sent >= 0 else { throw .system(call: "sendmsg", errno: errno, context: context()) }
