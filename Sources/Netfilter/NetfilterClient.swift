@@ -37,13 +37,10 @@ public final class NetfilterClient: Sendable {
             // Replies left over from an earlier exchange that failed half-way must not be taken for ours.
             socket.drain()
             // Acks are ~40 bytes but each is its own skb: budget 1 KiB of receive buffer per message, as nft does.
-            socket.ensureBuffers(send: batch.bytes.count + 4096, receive: max(batch.messages.count * 1024, 1 << 20))
-            let sent = batch.bytes.withUnsafeBytes { bytes in
-                Result { () throws(NetfilterError) in
-                    try socket.send(bytes, context: "sending an nftables batch of \(batch.messages.count) messages")
-                }
+            socket.ensureBuffers(send: batch.count + 4096, receive: max(batch.messages.count * 1024, 1 << 20))
+            try batch.withUnsafeBytes { bytes throws(NetfilterError) in
+                try socket.send(bytes, context: "sending an nftables batch of \(batch.messages.count) messages")
             }
-            try sent.get()
             try Self.collectAcknowledgements(socket: socket, batch: batch)
         }
     }

@@ -12,6 +12,18 @@ import Synchronization
 /// Needs root. The netlink side includes encoding the transaction; the nft side includes only nft (the text
 /// is rendered beforehand), so the comparison is the two mechanisms from the same `Transaction`.
 let benchmarks: @Sendable () -> Void = {
+    // Encoding alone (no kernel, no root): the user-space share of the netlink full sync.
+    Benchmark(
+        "Encode full ruleset as a netlink batch, 10k Services x 10 endpoints",
+        configuration: .init(
+            metrics: [.wallClock, .mallocCountTotal], timeUnits: .milliseconds, warmupIterations: 1,
+            maxDuration: .seconds(30), maxIterations: 10)
+    ) { benchmark in
+        let transaction = SyncPlanner.fullSync(Fixture.shared(10_000).synthesizer.ruleset)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { blackHole(try NetlinkBatch(transaction)) }
+    }
+
     guard geteuid() == 0 else {
         print("NetlinkBenchmarks: skipped, programming nftables in scratch namespaces needs root")
         return
