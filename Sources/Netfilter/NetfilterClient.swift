@@ -47,7 +47,10 @@ public final class NetfilterClient: Sendable {
 
     /// Reads one reply per object message. The kernel queues them all when the batch is done; errors come in
     /// message order, and an error on `BATCH_BEGIN` means the batch was refused as a whole.
-    private static func collectAcknowledgements(socket: borrowing NetlinkSocket, batch: NetlinkBatch) throws(NetfilterError) {
+    private static func collectAcknowledgements(
+        socket: borrowing NetlinkSocket,
+        batch: NetlinkBatch
+    ) throws(NetfilterError) {
         var rejections: [NetfilterError.Rejection] = []
         var received = 0
         var refusedWhole = false
@@ -74,7 +77,8 @@ public final class NetfilterClient: Sendable {
                         received += 1
                         if reply.code != 0 {
                             rejections.append(
-                                .init(operation: batch.describe(message), errno: reply.code, message: reply.text))
+                                .init(operation: batch.describe(message), errno: reply.code, message: reply.text)
+                            )
                         }
                     } else if reply.code != 0 {
                         refusedWhole = true
@@ -89,7 +93,9 @@ public final class NetfilterClient: Sendable {
     /// Sends one request (a `get` or a dump) and collects its reply messages, copied out, until `NLMSG_DONE`
     /// or the final acknowledgement.
     func request(
-        _ type: nf_tables_msg_types, family: UInt16, dump: Bool,
+        _ type: nf_tables_msg_types,
+        family: UInt16,
+        dump: Bool,
         _ build: (UnsafeMutablePointer<nlmsghdr>) -> Void
     ) throws(NetfilterError) -> [[UInt8]] {
         let seq = sequence.withLock { value in
@@ -102,13 +108,21 @@ public final class NetfilterClient: Sendable {
             let length = request.withUnsafeMutableBytes { raw -> Int in
                 let flags = UInt16(NLM_F_ACK | (dump ? NLM_F_DUMP : 0))
                 let header = nftnl_nlmsg_build_hdr(
-                    raw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(type.rawValue), family, flags, seq)!
+                    raw.baseAddress!.assumingMemoryBound(to: CChar.self),
+                    UInt16(type.rawValue),
+                    family,
+                    flags,
+                    seq
+                )!
                 build(header)
                 return Int(header.pointee.nlmsg_len)
             }
             let sent = request.withUnsafeBytes { raw in
                 Result { () throws(NetfilterError) in
-                    try socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<length]), context: "sending an nftables request")
+                    try socket.send(
+                        UnsafeRawBufferPointer(rebasing: raw[0..<length]),
+                        context: "sending an nftables request"
+                    )
                 }
             }
             try sent.get()

@@ -40,7 +40,8 @@ public struct NetlinkBatch: Sendable {
     /// (an over-long comment, a key part that does not fit), naming the operation.
     public init(_ transaction: Transaction, firstSequence: UInt32 = 1) throws(NetfilterError) {
         // Roughly 400 bytes per operation: one allocation for most batches instead of repeated doubling.
-        var encoder = BatchEncoder(firstSequence: firstSequence, capacity: max(1 << 16, transaction.operations.count * 400))
+        let capacity = max(1 << 16, transaction.operations.count * 400)
+        var encoder = BatchEncoder(firstSequence: firstSequence, capacity: capacity)
         encoder.begin()
         for (index, operation) in transaction.operations.enumerated() {
             do {
@@ -57,13 +58,16 @@ public struct NetlinkBatch: Sendable {
     }
 
     /// Calls `body` with the bytes in place.
-    func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws(NetfilterError) -> Result) throws(NetfilterError) -> Result {
+    func withUnsafeBytes<Result>(
+        _ body: (UnsafeRawBufferPointer) throws(NetfilterError) -> Result
+    ) throws(NetfilterError) -> Result {
         try body(storage.buffer)
     }
 
     /// The message acknowledged with `sequence`, if it is one of this batch's objects.
     public func message(sequence: UInt32) -> Message? {
-        let index = Int(Int64(sequence) - Int64(firstSequence) - 1)
+        // Wrapping arithmetic: sequence numbers may wrap around UInt32 within a batch.
+        let index = Int(sequence &- firstSequence &- 1)
         guard messages.indices.contains(index) else { return nil }
         return messages[index]
     }
@@ -161,14 +165,23 @@ struct BatchEncoder: ~Copyable {
 
     /// Starts a message of `type` with at most `bound` bytes, lets `build` fill it, and records it.
     mutating func message(
-        _ type: nf_tables_msg_types, family: UInt16, flags: Int32, bound: Int, operation: Int,
-        elements: Range<Int>? = nil, _ build: (UnsafeMutablePointer<nlmsghdr>) -> Void
+        _ type: nf_tables_msg_types,
+        family: UInt16,
+        flags: Int32,
+        bound: Int,
+        operation: Int,
+        elements: Range<Int>? = nil,
+        _ build: (UnsafeMutablePointer<nlmsghdr>) -> Void
     ) {
         reserve(bound)
         sequence &+= 1
         let header = nftnl_nlmsg_build_hdr(
-            (storage + count).assumingMemoryBound(to: CChar.self), UInt16(type.rawValue), family,
-            UInt16(truncatingIfNeeded: flags | NLM_F_ACK), sequence)!
+            (storage + count).assumingMemoryBound(to: CChar.self),
+            UInt16(type.rawValue),
+            family,
+            UInt16(truncatingIfNeeded: flags | NLM_F_ACK),
+            sequence
+        )!
         build(header)
         precondition(Int(header.pointee.nlmsg_len) <= bound, "netlink message overran its reserved bound")
         count += Int(CNetfilter_NLMSG_ALIGN(header.pointee.nlmsg_len))

@@ -5,7 +5,8 @@ import Netfilter
 /// else. The daemon leaves its rules in place on exit so a restart has no traffic gap; this is the way out.
 struct Cleanup: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Delete kproxy's nftables tables (ip and ip6 \"kproxy\"); other tables are left alone.")
+        abstract: "Delete kproxy's nftables tables (ip and ip6 \"kproxy\"); other tables are left alone."
+    )
 
     @Option(help: "Clean up inside this network namespace (a name under /run/netns, or a path).")
     var netns: String?

@@ -27,8 +27,10 @@ import Testing
                     _ = nftnl_rule_snprintf(&buffer, buffer.count, rule, UInt32(NFTNL_OUTPUT_DEFAULT.rawValue), 0)
                     let text = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
                     // Drop the "ip kproxy chain handle position" line: only the expressions matter here.
-                    rules.append(text.split(separator: "\n").dropFirst().map { $0.trimmingCharacters(in: .whitespaces) }
-                        .joined(separator: "\n"))
+                    rules.append(
+                        text.split(separator: "\n").dropFirst().map { $0.trimmingCharacters(in: .whitespaces) }
+                            .joined(separator: "\n")
+                    )
                 }
                 offset += (Int(header.pointee.nlmsg_len) + 3) & ~3
             }
@@ -51,7 +53,8 @@ import Testing
                 [ payload load 4b @ network header + 16 => reg 1 ]
                 [ cmp eq reg 1 0x0100600a ]
                 [ immediate reg 0 goto -> service-def ]
-                """)
+                """
+        )
     }
 
     @Test func ctStateWithBitwiseAndJump() throws {
@@ -66,7 +69,8 @@ import Testing
                 [ bitwise reg 1 = ( reg 1 & 0x00000008 ) ^ 0x00000000 ]
                 [ cmp neq reg 1 0x00000000 ]
                 [ immediate reg 0 jump -> firewall-check ]
-                """)
+                """
+        )
     }
 
     @Test func fibMetaAndVerdictMapLookup() throws {
@@ -81,7 +85,8 @@ import Testing
                 [ meta load l4proto => reg 1 ]
                 [ payload load 2b @ transport header + 2 => reg 9 ]
                 [ lookup reg 1 set service-nodeports dreg 0 ]
-                """)
+                """
+        )
     }
 
     @Test func markSetMasqueradeAndInvertedLookup() throws {
@@ -100,7 +105,8 @@ import Testing
                 [ meta set mark with reg 1 ]
                 [ counter pkts 0 bytes 0 ]
                 [ masq flags 0x10 ]
-                """)
+                """
+        )
     }
 
     @Test func numgenDnatDynsetAndReject() throws {
@@ -108,7 +114,15 @@ import Testing
             try Self.decode([
                 .numgen(.random, modulus: 2, offset: 0, dest: Self.r1), .cmp(.eq, source: Self.r1, data: Self.u32(0)),
                 .immediate(.value([10, 244, 1, 5]), dest: Self.r1), .immediate(.value([0x1f, 0x90]), dest: .r2),
-                .nat(NatSpec(kind: .dnat, family: 2, addressRegister: Self.r1, portRegister: .r2, flags: NatSpec.protoSpecified)),
+                .nat(
+                    NatSpec(
+                        kind: .dnat,
+                        family: 2,
+                        addressRegister: Self.r1,
+                        portRegister: .r2,
+                        flags: NatSpec.protoSpecified
+                    )
+                ),
                 .dynset(.update, set: "affinity-x", key: Self.r1, timeout: 10_800_000),
                 .reject(.portUnreachable(.ip)), .reject(RejectSpec(kind: .tcpReset, code: 0)),
             ]) == """
@@ -120,11 +134,14 @@ import Testing
                 [ dynset update reg_key 1 set affinity-x timeout 10800000ms ]
                 [ reject type 0 code 3 ]
                 [ reject type 1 code 0 ]
-                """)
+                """
+        )
     }
 
     @Test func refusesMalformedExpressions() {
-        #expect(throws: NetfilterError.self) { try Self.decode([.numgen(.random, modulus: 0, offset: 0, dest: Self.r1)]) }
+        #expect(throws: NetfilterError.self) {
+            try Self.decode([.numgen(.random, modulus: 0, offset: 0, dest: Self.r1)])
+        }
         #expect(throws: NetfilterError.self) {
             try Self.decode([.bitwise(source: Self.r1, dest: Self.r1, length: 4, mask: [1], xor: [0])])
         }
