@@ -43,7 +43,8 @@ enum BaseLayout {
             NamedSet(
                 name: clusterCIDRs, key: [addr], flags: .interval, comment: "Pod traffic sources",
                 elements: node.clusterCIDRs(family).map { SetElement(key: [.prefix($0)]) }),
-            NamedSet(name: hairpin, key: [addr, addr, .inetProto, .inetService], comment: "service hairpin connections"),
+            NamedSet(
+                name: hairpin, key: [addr, addr, .inetProto, .inetService], comment: "service hairpin connections"),
             NamedSet(
                 name: serviceIPs, key: [addr, .inetProto, .inetService], data: [.verdict],
                 comment: "ClusterIP, ExternalIP and LoadBalancer IP traffic"),
@@ -102,17 +103,19 @@ enum BaseLayout {
         var services: [Rule] = []
         if node.masqueradeAll {
             services.append(
-                rule({
-                    $0.lookup([.daddr], in: clusterIPs)
-                    $0.setMark(mark)
-                }, comment: "masquerade all ClusterIP traffic"))
+                rule(
+                    {
+                        $0.lookup([.daddr], in: clusterIPs)
+                        $0.setMark(mark)
+                    }, comment: "masquerade all ClusterIP traffic"))
         } else if !node.clusterCIDRs(family).isEmpty {
             services.append(
-                rule({
-                    $0.lookup([.daddr], in: clusterIPs)
-                    $0.lookup([.saddr], in: clusterCIDRs, negate: true)
-                    $0.setMark(mark)
-                }, comment: "masquerade ClusterIP traffic from outside the cluster"))
+                rule(
+                    {
+                        $0.lookup([.daddr], in: clusterIPs)
+                        $0.lookup([.saddr], in: clusterCIDRs, negate: true)
+                        $0.setMark(mark)
+                    }, comment: "masquerade ClusterIP traffic from outside the cluster"))
         }
         services.append(rule { $0.vmap(dispatchKey, serviceIPs) })
         services.append(
@@ -123,7 +126,8 @@ enum BaseLayout {
 
         return [
             Chain(
-                name: "filter-prerouting-pre-dnat", base: BaseChainSpec(type: .filter, hook: .prerouting, priority: -110),
+                name: "filter-prerouting-pre-dnat",
+                base: BaseChainSpec(type: .filter, hook: .prerouting, priority: -110),
                 rules: [jumpIfNew(firewallCheck)]),
             Chain(
                 name: "filter-output-pre-dnat", base: BaseChainSpec(type: .filter, hook: .output, priority: -110),

@@ -16,11 +16,12 @@ enum ChainNames {
     }
 
     /// The API server only admits `[a-z0-9-]` in these names; anything else (from a hand-written manifest)
-    /// becomes `_`, so a hostile name cannot break nft's syntax. The hash still covers the original.
-    static func sanitized(_ name: String) -> String {
+    /// becomes `_`, so a hostile name cannot break nft's syntax (in names and in element comments). The
+    /// hash still covers the original.
+    static func sanitized(_ name: String, extra: UInt8? = nil) -> String {
         let allowed = { (c: UInt8) -> Bool in
             (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c == 0x2d
-                || c == 0x2e || c == 0x2f || c == 0x5f
+                || c == 0x2e || c == 0x2f || c == 0x5f || c == extra
         }
         if name.utf8.allSatisfy(allowed) { return name }
         return String(decoding: name.utf8.map { allowed($0) ? $0 : 0x5f }, as: UTF8.self)
@@ -34,14 +35,10 @@ enum ChainNames {
     /// `HASH-namespace/name/protocol/portName__IP/port`; IPv6 colons become dots, as chain names forbid them.
     static func endpointBase(_ port: ServicePortName, _ endpoint: ServiceEndpoint) -> String {
         let ip = endpoint.address.description.replacingOccurrences(of: ":", with: ".")
-        return hashAndTruncate(
-            "\(port.service.namespace)/\(port.service.name)/\(port.protocol.nftName)/\(port.port)__\(ip)/\(endpoint.port)")
+        let service = "\(port.service.namespace)/\(port.service.name)/\(port.protocol.nftName)/\(port.port)"
+        return hashAndTruncate("\(service)__\(ip)/\(endpoint.port)")
     }
 
-    static func cluster(_ port: ServicePortName) -> String { "service-" + serviceBase(port) }
-    static func local(_ port: ServicePortName) -> String { "local-" + serviceBase(port) }
-    static func external(_ port: ServicePortName) -> String { "external-" + serviceBase(port) }
-    static func firewall(_ port: ServicePortName) -> String { "firewall-" + serviceBase(port) }
     static func affinity(_ port: ServicePortName, _ endpoint: ServiceEndpoint) -> String {
         "affinity-" + endpointBase(port, endpoint)
     }

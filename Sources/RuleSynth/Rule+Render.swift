@@ -42,7 +42,8 @@ struct RuleRenderer {
             case .fib(let flags, _, let dest):
                 slots[dest.slot] = .field("fib \(flags.contains(.saddr) ? "saddr" : "daddr") type", .fibType, length: 4)
             case .numgen(let type, let modulus, let offset, let dest):
-                let name = "numgen \(type == .random ? "random" : "inc") mod \(modulus)"
+                let name =
+                    "numgen \(type == .random ? "random" : "inc") mod \(modulus)"
                     + (offset == 0 ? "" : " offset \(offset)")
                 slots[dest.slot] = .field(name, .integer, length: 4)
             case .bitwise(let source, let dest, let length, let mask, let xor):
@@ -122,7 +123,8 @@ struct RuleRenderer {
         case (.transport, 2) where length == 2:
             return .field("th dport", .port, length: 2)
         default:
-            return .field("@\(base == .network ? "nh" : base == .transport ? "th" : "ll"),\(offset * 8),\(length * 8)",
+            return .field(
+                "@\(base == .network ? "nh" : base == .transport ? "th" : "ll"),\(offset * 8),\(length * 8)",
                 .integer, length: length)
         }
     }
@@ -214,7 +216,10 @@ struct RuleRenderer {
         case .ctState: return ctStateNames(hostValue(data))
         case .ctStatus: return ctStatusNames(hostValue(data))
         case .fibType:
-            let names = ["unspec", "unicast", "local", "broadcast", "anycast", "multicast", "blackhole", "unreachable", "prohibit"]
+            let names = [
+                "unspec", "unicast", "local", "broadcast", "anycast", "multicast", "blackhole", "unreachable",
+                "prohibit",
+            ]
             let value = Int(hostValue(data))
             return value < names.count ? names[value] : String(value)
         case .integer: return String(hostValue(data))
@@ -222,7 +227,9 @@ struct RuleRenderer {
     }
 
     static func ctStateNames(_ bits: UInt32) -> String {
-        let names: [(UInt32, String)] = [(1, "invalid"), (2, "established"), (4, "related"), (8, "new"), (64, "untracked")]
+        let names: [(UInt32, String)] = [
+            (1, "invalid"), (2, "established"), (4, "related"), (8, "new"), (64, "untracked"),
+        ]
         return names.filter { bits & $0.0 != 0 }.map(\.1).joined(separator: ",")
     }
 

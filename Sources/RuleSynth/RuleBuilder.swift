@@ -48,7 +48,19 @@ struct RuleBuilder {
 
     init(_ family: TableFamily) { self.family = family }
 
-    static func host(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
+    static func host(_ value: UInt32) -> [UInt8] {
+        switch value {
+        case 0: return hostZero
+        case 2: return hostTwo
+        default: return withUnsafeBytes(of: value) { Array($0) }
+        }
+    }
+
+    // Shared so that the values every rule uses cost no allocation.
+    private static let hostZero = withUnsafeBytes(of: UInt32(0)) { Array($0) }
+    private static let hostTwo = withUnsafeBytes(of: UInt32(2)) { Array($0) }
+    private static let protocolBytes: [TransportProtocol: [UInt8]] = Dictionary(
+        uniqueKeysWithValues: TransportProtocol.allCases.map { ($0, [$0.number]) })
 
     /// `ip saddr 10.0.0.1`, or `!=`.
     mutating func match(_ field: Field, _ address: IPAddress, negate: Bool = false) {
@@ -104,7 +116,7 @@ struct RuleBuilder {
 
     mutating func matchProtocol(_ proto: TransportProtocol) {
         expressions.append(.meta(.l4proto, dest: .r1))
-        expressions.append(.cmp(.eq, source: .r1, data: [proto.number]))
+        expressions.append(.cmp(.eq, source: .r1, data: Self.protocolBytes[proto] ?? [proto.number]))
     }
 
     /// `ct state new`.

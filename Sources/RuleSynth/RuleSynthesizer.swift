@@ -9,19 +9,49 @@ import KubeModel
 /// ``Ruleset`` shares all other structure with the previous one (which ``RuleSync`` exploits to diff in
 /// time proportional to the change). The output depends only on the snapshot and the ``NodeConfig``:
 /// the same inputs give the same ruleset, whatever order the changes arrived in.
+///
+/// The daemon's loop:
+/// ```swift
+/// var synthesizer = RuleSynthesizer(node: config)       // again whenever the NodeConfig changes
+/// var planner = SyncPlanner()                            // again after a failed batch: next plan is full
+/// // each sync:
+/// let changes = state.takeChanges()
+/// let ruleset = synthesizer.synthesize(state.snapshot, changed: changes.servicePorts)
+/// let plan = planner.plan(ruleset, now: monotonicSeconds)
+/// try netfilter.apply(plan.transaction)                  // skip when plan.transaction.isEmpty
+/// planner = plan.next
+/// ```
+/// `synthesize(_:)` without `changed:` re-checks every port (O(n) comparisons, no rebuilding): use it
+/// for the first sync and the periodic one. A change of the node's zone label is a new ``NodeConfig``.
 public struct RuleSynthesizer: Sendable {
     public let node: NodeConfig
     public let families: [TableFamily]
     public private(set) var ruleset: Ruleset
+    private let tableIndex: [TableFamily: Int]
     private var fragments: TreeDictionary<ServicePortName, ServiceFragment> = [:]
     /// Every fragment's wish for each element slot. Slots can be wanted twice: a ClusterIP by each port of
     /// a Service, a hairpin entry by two Services sharing an endpoint, and (in a broken cluster) one
     /// IP:port by two Services. The lowest ``ServicePortName`` wins, so the outcome is order-independent.
-    private var claims: TreeDictionary<ElementSlot, [Claim]> = [:]
+    private var claims: TreeDictionary<ElementSlot, Claims> = [:]
 
     struct Claim: Hashable, Sendable {
         var owner: ServicePortName
         var element: SetElement
+    }
+
+    enum Claims: Hashable, Sendable {
+        /// A plain set element (a key, nothing else) is the same whoever wants it: a count is enough.
+        /// Most elements are these (ClusterIPs, hairpin entries), and they then cost no array.
+        case counted(SetElement, Int)
+        /// Map elements, sorted by owner: the first is installed.
+        case owners([Claim])
+
+        var installed: SetElement? {
+            switch self {
+            case .counted(let element, _): return element
+            case .owners(let list): return list.first?.element
+            }
+        }
     }
 
     public init(node: NodeConfig) {
@@ -31,6 +61,9 @@ public struct RuleSynthesizer: Sendable {
         for cidr in node.clusterCIDRs { families.insert(TableFamily(cidr.family)) }
         self.families = families.isEmpty ? TableFamily.allCases : families.sorted()
         ruleset = Ruleset(tables: self.families.map { BaseLayout.table($0, node: node) })
+        var tableIndex: [TableFamily: Int] = [:]
+        for (index, table) in ruleset.tables.enumerated() { tableIndex[table.family] = index }
+        self.tableIndex = tableIndex
     }
 
     /// Brings the ruleset in line with the whole snapshot, reusing cached fragments whose input is unchanged.
@@ -104,29 +137,50 @@ public struct RuleSynthesizer: Sendable {
     }
 
     private mutating func claim(_ slot: ElementSlot, _ claim: Claim) {
-        var list = claims[slot] ?? []
-        let previous = list.first?.element
-        list.removeAll { $0.owner == claim.owner }
-        let position = list.firstIndex { claim.owner < $0.owner } ?? list.count
-        list.insert(claim, at: position)
-        claims[slot] = list
-        install(slot, previous: previous, next: list.first?.element)
+        let plain = claim.element.data == nil && claim.element.comment == nil && claim.element.timeout == nil
+        let (previous, next) = claims.updateValue(forKey: slot) { claims -> (SetElement?, SetElement?) in
+            let previous = claims?.installed
+            switch claims {
+            case nil where plain:
+                claims = .counted(claim.element, 1)
+            case .counted(let element, let count)? where plain && element == claim.element:
+                claims = .counted(element, count + 1)
+            default:
+                // Map elements. A slot belongs to one set, and a set holds either plain elements or map
+                // elements, so a counted slot never gets here.
+                var list: [Claim]
+                if case .owners(let owners)? = claims { list = owners } else { list = [] }
+                list.removeAll { $0.owner == claim.owner }
+                let position = list.firstIndex { claim.owner < $0.owner } ?? list.count
+                list.insert(claim, at: position)
+                claims = .owners(list)
+            }
+            return (previous, claims?.installed)
+        }
+        install(slot, previous: previous, next: next)
     }
 
     private mutating func unclaim(_ slot: ElementSlot, owner: ServicePortName) {
-        guard var list = claims[slot] else { return }
-        let previous = list.first?.element
-        list.removeAll { $0.owner == owner }
-        claims[slot] = list.isEmpty ? nil : list
-        install(slot, previous: previous, next: list.first?.element)
+        let (previous, next) = claims.updateValue(forKey: slot) { claims -> (SetElement?, SetElement?) in
+            let previous = claims?.installed
+            switch claims {
+            case nil:
+                return (nil, nil)
+            case .counted(let element, let count)?:
+                claims = count > 1 ? .counted(element, count - 1) : nil
+            case .owners(var list)?:
+                list.removeAll { $0.owner == owner }
+                claims = list.isEmpty ? nil : .owners(list)
+            }
+            return (previous, claims?.installed)
+        }
+        install(slot, previous: previous, next: next)
     }
 
     private mutating func install(_ slot: ElementSlot, previous: SetElement?, next: SetElement?) {
-        guard previous != next, let index = ruleset.tables.firstIndex(where: { $0.family == slot.family }) else {
-            return
-        }
-        if let previous { ruleset.tables[index].remove(previous, from: slot.set) }
-        if let next { ruleset.tables[index].insert(next, into: slot.set) }
+        guard previous != next, let index = tableIndex[slot.family] else { return }
+        if let previous { ruleset.tables[index].remove(previous, from: slot.set.name) }
+        if let next { ruleset.tables[index].insert(next, into: slot.set.name) }
     }
 }
 

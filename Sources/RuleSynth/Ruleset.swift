@@ -37,8 +37,10 @@ public struct Table: Sendable {
     /// removed and changed chains, skipping shared subtrees.
     public private(set) var chainContents: TreeSet<Chain>
     public private(set) var sets: TreeDictionary<String, NamedSet>
-    /// The same sets as whole values (declaration and elements), for the same structural diff.
-    public private(set) var setContents: TreeSet<NamedSet>
+    /// The sets' declarations (elements left out), for the same structural diff.
+    public private(set) var setDeclarations: TreeSet<NamedSet>
+    /// Names of the sets that hold elements: the only ones whose elements a diff needs to compare.
+    public private(set) var setsWithElements: TreeSet<String>
 
     public init(
         family: TableFamily, name: String, chains: [Chain] = [], sets: [NamedSet] = [], comment: String? = nil
@@ -49,7 +51,8 @@ public struct Table: Sendable {
         self.chains = [:]
         self.chainContents = []
         self.sets = [:]
-        self.setContents = []
+        self.setDeclarations = []
+        self.setsWithElements = []
         for chain in chains { setChain(chain) }
         for set in sets { setSet(set) }
     }
@@ -69,34 +72,47 @@ public struct Table: Sendable {
 
     /// Adds or replaces a set or map, elements included.
     public mutating func setSet(_ set: NamedSet) {
+        let declaration = set.declaration
         if let old = sets.updateValue(set, forKey: set.name) {
-            if old == set { return }
-            setContents.remove(old)
+            let oldDeclaration = old.declaration
+            if oldDeclaration != declaration {
+                setDeclarations.remove(oldDeclaration)
+                setDeclarations.insert(declaration)
+            }
+        } else {
+            setDeclarations.insert(declaration)
         }
-        setContents.insert(set)
+        if set.elements.isEmpty { setsWithElements.remove(set.name) } else { setsWithElements.insert(set.name) }
     }
 
     public mutating func removeSet(named name: String) {
-        if let old = sets.removeValue(forKey: name) { setContents.remove(old) }
+        if let old = sets.removeValue(forKey: name) {
+            setDeclarations.remove(old.declaration)
+            setsWithElements.remove(name)
+        }
     }
 
-    /// Adds an element to an existing set; returns false when there is no such set.
+    /// Adds an element to an existing set (in place: the elements are not copied); returns false when
+    /// there is no such set.
     @discardableResult
     public mutating func insert(_ element: SetElement, into set: String) -> Bool {
-        guard var value = sets[set] else { return false }
-        setContents.remove(value)
-        value.elements.insert(element)
-        sets[set] = value
-        setContents.insert(value)
+        let count = sets.updateValue(forKey: set) { value -> Int? in
+            guard value != nil else { return nil }
+            value!.elements.insert(element)
+            return value!.elements.count
+        }
+        guard let count else { return false }
+        if count == 1 { setsWithElements.insert(set) }
         return true
     }
 
     public mutating func remove(_ element: SetElement, from set: String) {
-        guard var value = sets[set] else { return }
-        setContents.remove(value)
-        value.elements.remove(element)
-        sets[set] = value
-        setContents.insert(value)
+        let count = sets.updateValue(forKey: set) { value -> Int? in
+            guard value != nil else { return nil }
+            value!.elements.remove(element)
+            return value!.elements.count
+        }
+        if count == 0 { setsWithElements.remove(set) }
     }
 }
 
@@ -253,8 +269,8 @@ public struct SetFlags: OptionSet, Hashable, Sendable {
 
 /// A named set or map. kproxy names every set itself: the kernel's `%d` allocation scans all sets.
 ///
-/// Equality compares everything (elements compare in O(1) when shared); the hash covers the name and
-/// element count only, so that hashing stays cheap while a set grows element by element.
+/// Equality compares everything (elements compare in O(1) when shared); the hash leaves the elements
+/// out, so that hashing stays cheap however large the set.
 public struct NamedSet: Hashable, Sendable {
     public var name: String
     public var key: [DataType]
@@ -288,7 +304,9 @@ public struct NamedSet: Hashable, Sendable {
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(name)
-        hasher.combine(elements.count)
+        hasher.combine(key)
+        hasher.combine(flags.rawValue)
+        hasher.combine(timeout)
     }
 
     /// Whether the kernel object itself (not its elements) is the same: otherwise it must be re-created.
@@ -338,6 +356,8 @@ public enum ElementData: Hashable, Sendable {
     case values([ElementValue])
 }
 
+/// One element. Equality compares everything; the hash covers the key only (a set never holds two
+/// elements with one key), which keeps hashing cheap where sets are rebuilt element by element.
 public struct SetElement: Hashable, Sendable {
     public var key: [ElementValue]
     public var data: ElementData?
@@ -352,4 +372,6 @@ public struct SetElement: Hashable, Sendable {
         self.timeout = timeout
         self.comment = comment
     }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(key) }
 }

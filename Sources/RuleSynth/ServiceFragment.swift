@@ -1,10 +1,27 @@
 import ClusterModel
 import KubeModel
 
+/// The sets and maps that Service ports put elements into.
+enum ElementSet: UInt8, Hashable, Sendable {
+    case clusterIPs, hairpin, serviceIPs, serviceNodePorts, noEndpointServices, noEndpointNodePorts, firewallIPs
+
+    var name: String {
+        switch self {
+        case .clusterIPs: return BaseLayout.clusterIPs
+        case .hairpin: return BaseLayout.hairpin
+        case .serviceIPs: return BaseLayout.serviceIPs
+        case .serviceNodePorts: return BaseLayout.serviceNodePorts
+        case .noEndpointServices: return BaseLayout.noEndpointServices
+        case .noEndpointNodePorts: return BaseLayout.noEndpointNodePorts
+        case .firewallIPs: return BaseLayout.firewallIPs
+        }
+    }
+}
+
 /// Identifies one element of one set in one family's table.
 struct ElementSlot: Hashable, Sendable {
     var family: TableFamily
-    var set: String
+    var set: ElementSet
     var key: [ElementValue]
 }
 
@@ -27,10 +44,38 @@ extension ServiceFragment {
         self.info = info
         self.endpoints = endpoints
         guard info.proxied else { return }
-        for family in families { build(family, node: node) }
+        let names = Names(info.name)
+        for family in families { build(family, node: node, names: names) }
     }
 
-    private mutating func build(_ family: TableFamily, node: NodeConfig) {
+    /// The Service port's object names: one SHA-256 for all four chains, one per endpoint for affinity.
+    struct Names {
+        let cluster: String
+        let local: String
+        let external: String
+        let firewall: String
+        private let port: ServicePortName
+        private var affinity: [ServiceEndpoint: String] = [:]
+
+        init(_ port: ServicePortName) {
+            self.port = port
+            let base = ChainNames.serviceBase(port)
+            cluster = "service-" + base
+            local = "local-" + base
+            external = "external-" + base
+            firewall = "firewall-" + base
+        }
+
+        mutating func affinity(_ endpoint: ServiceEndpoint) -> String {
+            if let name = affinity[endpoint] { return name }
+            let name = ChainNames.affinity(port, endpoint)
+            affinity[endpoint] = name
+            return name
+        }
+    }
+
+    private mutating func build(_ family: TableFamily, node: NodeConfig, names: Names) {
+        var names = names
         let ipFamily = family.ipFamily
         let clusterIPs = info.clusterIPs.filter { $0.family == ipFamily }
         // Each family's table only serves Services with a ClusterIP of that family (upstream's per-family proxier).
@@ -41,10 +86,10 @@ extension ServiceFragment {
         let categories = EndpointCategorizer.categorize(
             familyEndpoints, for: info, nodeName: node.nodeName, zone: node.zone)
         let hasEndpoints = categories.hasAnyEndpoints
-        let clusterChain = ChainNames.cluster(name)
-        let localChain = ChainNames.local(name)
-        let externalChain = ChainNames.external(name)
-        let firewallChain = ChainNames.firewall(name)
+        let clusterChain = names.cluster
+        let localChain = names.local
+        let externalChain = names.external
+        let firewallChain = names.firewall
         let usesClusterChain = !categories.cluster.isEmpty && info.usesClusterEndpoints
         let usesLocalChain = !categories.local.isEmpty && info.usesLocalEndpoints
 
@@ -55,20 +100,26 @@ extension ServiceFragment {
         let usesExternalChain = hasEndpoints && info.isExternallyAccessible
         // No endpoints anywhere: reject. Endpoints, but none here under a Local policy: drop.
         let noEndpointVerdict: Verdict = hasEndpoints ? .drop : .goto(BaseLayout.rejectChain)
-        let comment = "\(name.service.namespace)/\(name.service.name)" + (name.port.isEmpty ? "" : ":\(name.port)")
+        let comment = ChainNames.sanitized(
+            "\(name.service.namespace)/\(name.service.name)" + (name.port.isEmpty ? "" : ":\(name.port)"),
+            extra: UInt8(ascii: ":"))
         let port = ElementValue.port(info.port)
-        let affinityTimeout = info.sessionAffinityTimeout.map { UInt32(clamping: max(1, $0)) }
+        // The API server caps the timeout at one day; a hand-written manifest cannot ask for more.
+        let affinityTimeout = info.sessionAffinityTimeout.map { UInt32(min(86400, max(1, $0))) }
 
-        func add(_ set: String, _ key: [ElementValue], _ data: ElementData?, comment: String? = nil) {
-            elements[ElementSlot(family: family, set: set, key: key)] = SetElement(key: key, data: data, comment: comment)
+        func add(_ set: ElementSet, _ key: [ElementValue], _ data: ElementData?, comment: String? = nil) {
+            elements[ElementSlot(family: family, set: set, key: key)] = SetElement(
+                key: key, data: data, comment: comment)
         }
 
         for ip in clusterIPs {
-            add(BaseLayout.clusterIPs, [.address(ip)], nil)
+            add(.clusterIPs, [.address(ip)], nil)
             if let internalTarget {
-                add(BaseLayout.serviceIPs, [.address(ip), .proto(proto), port], .verdict(.goto(internalTarget)))
+                add(.serviceIPs, [.address(ip), .proto(proto), port], .verdict(.goto(internalTarget)))
             } else {
-                add(BaseLayout.noEndpointServices, [.address(ip), .proto(proto), port], .verdict(noEndpointVerdict), comment: comment)
+                add(
+                    .noEndpointServices, [.address(ip), .proto(proto), port], .verdict(noEndpointVerdict),
+                    comment: comment)
             }
         }
         let externalIPs = info.externalIPs.filter { $0.family == ipFamily }
@@ -77,53 +128,61 @@ extension ServiceFragment {
         let usesFirewall = !loadBalancerIPs.isEmpty && !sourceRanges.isEmpty
         for ip in externalIPs + loadBalancerIPs {
             let key: [ElementValue] = [.address(ip), .proto(proto), port]
-            if usesExternalChain { add(BaseLayout.serviceIPs, key, .verdict(.goto(externalChain))) }
+            if usesExternalChain { add(.serviceIPs, key, .verdict(.goto(externalChain))) }
             if externalTarget == nil {
-                add(BaseLayout.noEndpointServices, key, .verdict(noEndpointVerdict), comment: comment)
+                add(.noEndpointServices, key, .verdict(noEndpointVerdict), comment: comment)
             }
         }
         if usesFirewall {
             for ip in loadBalancerIPs {
-                add(BaseLayout.firewallIPs, [.address(ip), .proto(proto), port], .verdict(.goto(firewallChain)))
+                add(.firewallIPs, [.address(ip), .proto(proto), port], .verdict(.goto(firewallChain)))
             }
         }
         if let nodePort = info.nodePort, nodePort != 0 {
             let key: [ElementValue] = [.proto(proto), .port(nodePort)]
-            if usesExternalChain { add(BaseLayout.serviceNodePorts, key, .verdict(.goto(externalChain))) }
+            if usesExternalChain { add(.serviceNodePorts, key, .verdict(.goto(externalChain))) }
             if externalTarget == nil {
-                add(BaseLayout.noEndpointNodePorts, key, .verdict(noEndpointVerdict), comment: comment)
+                add(.noEndpointNodePorts, key, .verdict(noEndpointVerdict), comment: comment)
             }
         }
+        var chains: [Chain] = []
+        // Source ranges apply even with no endpoints: a disallowed source is dropped, not rejected.
+        if usesFirewall {
+            chains.append(
+                firewall(
+                    firewallChain, family: family, node: node, ranges: sourceRanges, loadBalancerIPs: loadBalancerIPs))
+        }
+        defer { self.chains[family] = chains }
         guard hasEndpoints else { return }
 
         for endpoint in categories.allReachable {
             add(
-                BaseLayout.hairpin,
+                .hairpin,
                 [.address(endpoint.address), .address(endpoint.address), .proto(proto), .port(endpoint.port)], nil)
         }
-        var chains: [Chain] = []
         if let affinityTimeout {
             sets[family] = categories.allReachable.map {
                 NamedSet(
-                    name: ChainNames.affinity(name, $0), key: [BaseLayout.addressType(family)],
+                    name: names.affinity($0), key: [BaseLayout.addressType(family)],
                     flags: [.dynamic, .timeout], timeout: affinityTimeout, size: 65535)
             }
         }
         if usesClusterChain {
-            chains.append(endpointChain(clusterChain, categories.cluster, family: family, affinity: affinityTimeout != nil))
+            chains.append(
+                endpointChain(
+                    clusterChain, categories.cluster, family: family, affinity: affinityTimeout != nil, names: &names))
         }
         if usesLocalChain {
-            chains.append(endpointChain(localChain, categories.local, family: family, affinity: affinityTimeout != nil))
+            chains.append(
+                endpointChain(
+                    localChain, categories.local, family: family, affinity: affinityTimeout != nil, names: &names))
         }
         if usesExternalChain {
-            chains.append(externalTrafficChain(
-                externalChain, family: family, node: node, clusterTarget: usesClusterChain ? clusterChain : nil,
-                policyTarget: externalTarget))
+            chains.append(
+                externalTrafficChain(
+                    externalChain, family: family, node: node, clusterTarget: usesClusterChain ? clusterChain : nil,
+                    policyTarget: externalTarget))
         }
-        if usesFirewall {
-            chains.append(firewall(firewallChain, family: family, node: node, ranges: sourceRanges, loadBalancerIPs: loadBalancerIPs))
-        }
-        self.chains[family] = chains
     }
 
     /// Picks an endpoint with an iptables-style probability cascade: rule *i* of *n* fires with
@@ -138,15 +197,16 @@ extension ServiceFragment {
     ///
     /// With ClientIP affinity, the chain first sends a source seen recently to its endpoint (one rule per
     /// endpoint, matching that endpoint's `dynamic,timeout` set), and each cascade rule refreshes the set.
-    private func endpointChain(_ name: String, _ endpoints: [ServiceEndpoint], family: TableFamily, affinity: Bool)
-        -> Chain
-    {
+    private func endpointChain(
+        _ name: String, _ endpoints: [ServiceEndpoint], family: TableFamily, affinity: Bool, names: inout Names
+    ) -> Chain {
         let proto = info.name.protocol
         var rules: [Rule] = []
+        rules.reserveCapacity(endpoints.count * (affinity ? 2 : 1))
         if affinity {
             for endpoint in endpoints {
                 var builder = RuleBuilder(family)
-                builder.lookup([.saddr], in: ChainNames.affinity(info.name, endpoint))
+                builder.lookup([.saddr], in: names.affinity(endpoint))
                 builder.dnat(proto, to: endpoint.address, port: endpoint.port)
                 rules.append(builder.rule())
             }
@@ -155,7 +215,7 @@ extension ServiceFragment {
         for (index, endpoint) in endpoints.enumerated() {
             var builder = RuleBuilder(family)
             if index < count - 1 { builder.oneIn(UInt32(count - index)) }
-            if affinity { builder.updateSet(ChainNames.affinity(info.name, endpoint), with: .saddr) }
+            if affinity { builder.updateSet(names.affinity(endpoint), with: .saddr) }
             builder.dnat(proto, to: endpoint.address, port: endpoint.port)
             rules.append(builder.rule())
         }

@@ -77,7 +77,9 @@ public struct SyncPlanner: Hashable, Sendable {
 
     /// Replaces every kproxy table with `ruleset` in one batch: `add table` then `delete table` works
     /// whether or not the table exists, so this adopts a previous run's tables (or a crashed one's)
-    /// without listing them. A family the ruleset lacks has its table removed.
+    /// without listing them. A family the ruleset lacks has its table removed. Traffic sees the old or
+    /// the new rules, never neither; established flows keep their conntrack entries, but ClientIP
+    /// affinity entries start over (the affinity sets are new).
     public static func fullSync(_ ruleset: Ruleset) -> Transaction {
         var operations: [Transaction.Operation] = []
         for family in TableFamily.allCases {
@@ -99,8 +101,10 @@ public struct SyncPlanner: Hashable, Sendable {
         let chains = table.chains.values.sorted { $0.name < $1.name }
         for set in sets { operations.append(.addSet(family, table: table.name, set.declaration)) }
         for chain in chains { operations.append(.addChain(family, table: table.name, chain.declaration)) }
+        // Elements go in storage order: the kernel does not care, and sorting 100k of them would cost more
+        // than building them. ``Transaction/render()`` sorts for people.
         for set in sets where !set.elements.isEmpty {
-            operations.append(.addElements(family, table: table.name, set: set.name, set.sortedElements))
+            operations.append(.addElements(family, table: table.name, set: set.name, Array(set.elements)))
         }
         for chain in chains {
             for rule in chain.rules {
@@ -120,20 +124,31 @@ public struct SyncPlanner: Hashable, Sendable {
         let table = new.name
         let addedChains = new.chainContents.subtracting(old.chainContents).sorted { $0.name < $1.name }
         let removedChains = old.chainContents.subtracting(new.chainContents).sorted { $0.name < $1.name }
-        let addedSets = new.setContents.subtracting(old.setContents).sorted { $0.name < $1.name }
-        let removedSets = old.setContents.subtracting(new.setContents).sorted { $0.name < $1.name }
+        let addedDeclarations = new.setDeclarations.subtracting(old.setDeclarations).sorted { $0.name < $1.name }
+        let removedDeclarations = old.setDeclarations.subtracting(new.setDeclarations).sorted { $0.name < $1.name }
 
         var recreatedSets: [NamedSet] = []
         var newSets: [NamedSet] = []
-        for set in addedSets {
-            if let previous = old.sets[set.name] {
-                if !previous.hasSameDeclaration(as: set) { recreatedSets.append(set) }
-            } else {
-                newSets.append(set)
-            }
+        for set in addedDeclarations {
+            if old.sets[set.name] != nil { recreatedSets.append(set) } else { newSets.append(set) }
         }
         let recreated = Set(recreatedSets.map(\.name))
-        let goneSets = removedSets.filter { new.sets[$0.name] == nil }
+        let created = recreated.union(newSets.map(\.name))
+        let goneSets = removedDeclarations.filter { new.sets[$0.name] == nil }
+        // Element changes: only sets holding elements can have any, and an unchanged set's elements are
+        // shared with the old table, so comparing them is O(1).
+        var elementChanges: [(name: String, gone: [SetElement], added: [SetElement])] = []
+        for name in old.setsWithElements.union(new.setsWithElements).sorted() {
+            let before = created.contains(name) ? [] : (old.sets[name]?.elements ?? [])
+            let after = new.sets[name]?.elements ?? []
+            guard before != after else { continue }
+            let byKey = SetElement.keyPrecedes
+            elementChanges.append(
+                (
+                    name, new.sets[name] == nil ? [] : before.subtracting(after).sorted(by: byKey),
+                    after.subtracting(before).sorted(by: byKey)
+                ))
+        }
 
         // 1. New sets and chains are declared first, so anything below may refer to them.
         for set in newSets { operations.append(.addSet(family, table: table, set.declaration)) }
@@ -153,6 +168,16 @@ public struct SyncPlanner: Hashable, Sendable {
             }
             filled.append(chain)
         }
+        // A set is re-created when its declaration changed (an affinity timeout): every chain using it must
+        // let go first, even one whose rules read the same. Rare, so a scan of the table is fine here.
+        if !recreated.isEmpty {
+            let refilled = Set(filled.map(\.name))
+            for chain in new.chains.values.sorted(by: { $0.name < $1.name })
+            where !refilled.contains(chain.name) && chain.references(recreated) {
+                operations.append(.flushChain(family, table: table, chain: chain.name))
+                filled.append(chain)
+            }
+        }
         // 2. Chains nothing wants any more are emptied now and deleted in a later sync.
         for chain in removedChains where new.chains[chain.name] == nil {
             operations.append(.flushChain(family, table: table, chain: chain.name))
@@ -164,15 +189,8 @@ public struct SyncPlanner: Hashable, Sendable {
             operations.append(.addChain(family, table: table, chain.declaration))
         }
         // 3. Elements that went away or changed value, while the sets still hold them.
-        for set in addedSets where !newSets.contains(where: { $0.name == set.name }) && !recreated.contains(set.name) {
-            guard let previous = old.sets[set.name] else { continue }
-            let gone = previous.elements.subtracting(set.elements)
-            if !gone.isEmpty {
-                operations.append(
-                    .deleteElements(
-                        family, table: table, set: set.name,
-                        gone.sorted { $0.key.lexicographicallyPrecedes($1.key) }))
-            }
+        for change in elementChanges where !change.gone.isEmpty {
+            operations.append(.deleteElements(family, table: table, set: change.name, change.gone))
         }
         // 4. Sets no longer wanted (stale affinity sets), and sets whose declaration changed. Rules that
         //    used them were flushed above, since a rule naming another set is a changed rule.
@@ -182,14 +200,8 @@ public struct SyncPlanner: Hashable, Sendable {
             operations.append(.addSet(family, table: table, set.declaration))
         }
         // 5. New elements, then the rules of new and changed chains.
-        for set in addedSets {
-            let previous = recreated.contains(set.name) ? nil : old.sets[set.name]
-            let added = previous.map { set.elements.subtracting($0.elements) } ?? set.elements
-            if !added.isEmpty {
-                operations.append(
-                    .addElements(
-                        family, table: table, set: set.name, added.sorted { $0.key.lexicographicallyPrecedes($1.key) }))
-            }
+        for change in elementChanges where !change.added.isEmpty {
+            operations.append(.addElements(family, table: table, set: change.name, change.added))
         }
         for chain in filled {
             for rule in chain.rules {
@@ -207,6 +219,17 @@ public struct SyncPlan: Hashable, Sendable {
 }
 
 extension Chain {
+    func references(_ sets: Set<String>) -> Bool {
+        rules.contains { rule in
+            rule.expressions.contains { expression in
+                switch expression {
+                case .lookup(let set, _, _, _), .dynset(_, let set, _, _): return sets.contains(set)
+                default: return false
+                }
+            }
+        }
+    }
+
     /// The chain without its rules, as `add chain` declares it.
     var declaration: Chain { Chain(name: name, base: base, rules: [], comment: comment) }
 }

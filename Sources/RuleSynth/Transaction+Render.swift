@@ -1,5 +1,6 @@
 extension Transaction {
-    /// The transaction as an `nft -f` script: one command per line, applied atomically by nft.
+    /// The transaction as an `nft -f` script: one command per line, applied atomically by nft. Elements
+    /// are listed sorted, so the same transaction always reads the same.
     public func render() -> String {
         var text = ""
         for operation in operations {
@@ -21,8 +22,8 @@ extension Transaction.Operation {
         case .addChain(let family, let table, let chain):
             var options: [String] = []
             if let base = chain.base {
-                options.append(
-                    "type \(base.type.rawValue) hook \(base.hook.rawValue) priority \(base.priority) ; policy \(base.policy) ;")
+                let hook = "type \(base.type.rawValue) hook \(base.hook.rawValue)"
+                options.append("\(hook) priority \(base.priority) ; policy \(base.policy) ;")
             }
             if let comment = chain.comment { options.append("comment \(RuleRenderer.quoted(comment)) ;") }
             let body = options.isEmpty ? "" : " { " + options.joined(separator: " ") + " }"
@@ -49,10 +50,11 @@ extension Transaction.Operation {
             return "delete \(isMap ? "map" : "set") \(family.rawValue) \(table) \(set)"
         case .addElements(let family, let table, let set, let elements):
             return "add element \(family.rawValue) \(table) \(set) { "
-                + elements.map { $0.render() }.joined(separator: ", ") + " }"
+                + elements.sorted(by: SetElement.keyPrecedes).map { $0.render() }.joined(separator: ", ") + " }"
         case .deleteElements(let family, let table, let set, let elements):
             return "delete element \(family.rawValue) \(table) \(set) { "
-                + elements.map { $0.key.map(\.nftText).joined(separator: " . ") }.joined(separator: ", ") + " }"
+                + elements.sorted(by: SetElement.keyPrecedes).map { $0.key.map(\.nftText).joined(separator: " . ") }
+                .joined(separator: ", ") + " }"
         }
     }
 }

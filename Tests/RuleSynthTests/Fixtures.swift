@@ -1,5 +1,6 @@
 import ClusterModel
 import KubeModel
+
 @testable import RuleSynth
 
 /// Hand-made Service ports and endpoints in the style of upstream's proxier_test.go (ns1/svc1 … ).

@@ -39,7 +39,9 @@ enum Golden {
 /// Runs `nft -c -f` on text in a throwaway network namespace (`unshare --net`), so the check never sees or
 /// touches the host's ruleset. Unavailable without root or without nft.
 enum NftCheck {
-    static let nft = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let nft = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
     static let unshare = ["/usr/bin/unshare", "/bin/unshare"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     static var unavailableReason: String? {

@@ -2,6 +2,7 @@ import ClusterModel
 import Foundation
 import KubeModel
 import Testing
+
 @testable import RuleSynth
 
 @Suite("Golden rulesets")
@@ -30,6 +31,19 @@ struct GoldenTests {
         let ruleset = scenario.ruleset
         #expect(try NftCheck.check(ruleset.render()) == nil)
         #expect(try NftCheck.check(SyncPlanner.fullSync(ruleset).render()) == nil)
+    }
+
+    @Test("nft accepts every file in Golden/ as it is on disk")
+    func nftAcceptsGoldenFiles() throws {
+        try #require(NftCheck.unavailableReason == nil, "skipped: \(NftCheck.unavailableReason ?? "")")
+        let files = try FileManager.default.contentsOfDirectory(atPath: Golden.directory.path).filter {
+            $0.hasSuffix(".nft")
+        }
+        #expect(files.count == Scenario.all.count + 1)
+        for file in files.sorted() {
+            let text = try String(contentsOf: Golden.directory.appendingPathComponent(file), encoding: .utf8)
+            #expect(try NftCheck.check(text) == nil, "\(file)")
+        }
     }
 
     @Test("nft accepts the demo cluster's ruleset")

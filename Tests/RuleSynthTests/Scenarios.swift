@@ -1,5 +1,7 @@
 import ClusterModel
 import KubeModel
+import Testing
+
 @testable import RuleSynth
 
 /// One feature's cluster state, for golden files and for the nft round trips.
@@ -12,8 +14,6 @@ struct Scenario: Sendable, CustomTestStringConvertible {
 
     var ruleset: Ruleset { Fixtures.ruleset(node: node, ports) }
 }
-
-import Testing
 
 extension Scenario {
     typealias F = Fixtures
@@ -40,9 +40,18 @@ extension Scenario {
         Scenario(
             name: "protocols",
             ports: [
-                (F.port("ns1", "dns", port: 53, portName: "dns", proto: .udp, clusterIPs: ["172.30.0.10"]), [F.ep("10.180.0.7", 53)]),
-                (F.port("ns1", "dns", port: 53, portName: "dns-tcp", proto: .tcp, clusterIPs: ["172.30.0.10"]), [F.ep("10.180.0.7", 53)]),
-                (F.port("ns1", "diameter", port: 3868, portName: "", proto: .sctp, clusterIPs: ["172.30.0.11"]), [F.ep("10.180.0.8", 3868)]),
+                (
+                    F.port("ns1", "dns", port: 53, portName: "dns", proto: .udp, clusterIPs: ["172.30.0.10"]),
+                    [F.ep("10.180.0.7", 53)]
+                ),
+                (
+                    F.port("ns1", "dns", port: 53, portName: "dns-tcp", proto: .tcp, clusterIPs: ["172.30.0.10"]),
+                    [F.ep("10.180.0.7", 53)]
+                ),
+                (
+                    F.port("ns1", "diameter", port: 3868, portName: "", proto: .sctp, clusterIPs: ["172.30.0.11"]),
+                    [F.ep("10.180.0.8", 3868)]
+                ),
             ]),
         Scenario(
             name: "nodeport",
@@ -166,8 +175,10 @@ extension Scenario {
             ports: [
                 (
                     F.port("ns8", "zoned", clusterIPs: ["172.30.0.48"]) { $0.trafficDistribution = "PreferClose" },
-                    [F.ep("10.180.0.1", zones: ["zone-a"]), F.ep("10.180.0.2", zones: ["zone-b"]),
-                     F.ep("10.180.0.3", zones: ["zone-a"])]
+                    [
+                        F.ep("10.180.0.1", zones: ["zone-a"]), F.ep("10.180.0.2", zones: ["zone-b"]),
+                        F.ep("10.180.0.3", zones: ["zone-a"]),
+                    ]
                 )
             ]),
         Scenario(
