@@ -21,7 +21,13 @@ extension Configuration {
             return nil
         }
         return NodeConfig(
-            nodeName: nodeName, nodeIPs: internalIPs.isEmpty ? externalIPs : internalIPs, nodePortAddresses: nodePortCIDRs,
-            clusterCIDRs: localSources, masqueradeBit: masqueradeBit, masqueradeAll: masqueradeAll, zone: node?.zone)
+            nodeName: nodeName,
+            nodeIPs: internalIPs.isEmpty ? externalIPs : internalIPs,
+            nodePortAddresses: nodePortCIDRs,
+            clusterCIDRs: localSources,
+            masqueradeBit: masqueradeBit,
+            masqueradeAll: masqueradeAll,
+            zone: node?.zone
+        )
     }
 }

@@ -50,6 +50,28 @@ struct RuleContext {
                     guard modulus <= RuleContext.numgenLimit else {
                         throw unsupported("numgen mod \(modulus) forks more than \(RuleContext.numgenLimit) ways")
                     }
+                    if let matched = try collapsedComparison(
+                        rule,
+                        at: index,
+                        modulus: modulus,
+                        offset: offset,
+                        dest: dest
+                    ) {
+                        if matched < modulus {
+                            var miss = run
+                            miss.weight *= Double(modulus - matched) / Double(modulus)
+                            miss.outcome = .next
+                            miss.action = nil
+                            results.append(miss)
+                        }
+                        if matched > 0 {
+                            var hit = run
+                            hit.weight *= Double(matched) / Double(modulus)
+                            pending.append((index + 2, hit))
+                        }
+                        finished = true
+                        break evaluation
+                    }
                     for value in (0..<modulus).reversed() {
                         var fork = run
                         try store(dest, hostOrder(value &+ offset), into: &fork.registers)
@@ -84,6 +106,75 @@ struct RuleContext {
             }
         }
         return results
+    }
+
+    /// How many `numgen` values pass the `cmp eq|neq` right after it, when nothing later in the rule reads the
+    /// numgen's register before overwriting it: then the rule splits into just "matched" and "not matched",
+    /// weighted by those counts, and a probability cascade over n endpoints costs O(n) instead of O(n²).
+    func collapsedComparison(
+        _ rule: Rule,
+        at index: Int,
+        modulus: UInt32,
+        offset: UInt32,
+        dest: Register
+    ) throws(TracerError) -> UInt32? {
+        guard index + 1 < rule.expressions.count,
+            case .cmp(let op, let source, let data) = rule.expressions[index + 1],
+            source == dest, data.count == 4, op == .eq || op == .neq
+        else { return nil }
+        let start = try registerOffset(dest, length: 4)
+        let span = start..<start + 4
+        for expression in rule.expressions[(index + 2)...] {
+            for read in try reads(expression) where read.overlaps(span) { return nil }
+            if let written = try writes(expression), written.contains(span.lowerBound),
+                written.contains(span.upperBound - 1)
+            {
+                break
+            }
+        }
+        let hits: UInt32 = fromHostOrder(data) &- offset < modulus ? 1 : 0
+        return op == .eq ? hits : modulus - hits
+    }
+
+    /// The register bytes an expression reads.
+    func reads(_ expression: Expression) throws(TracerError) -> [Range<Int>] {
+        let sets = machine.tracer.tables[table].sets
+        func bytes(_ register: Register, _ length: Int) throws(TracerError) -> Range<Int> {
+            let start = try registerOffset(register, length: 0)
+            return start..<start + length
+        }
+        switch expression {
+        case .cmp(_, let source, let data): return [try bytes(source, data.count)]
+        case .bitwise(let source, _, let length, _, _): return [try bytes(source, Int(length))]
+        case .lookup(let set, let source, _, _): return [try bytes(source, sets[set]?.keyLength ?? 64)]
+        case .dynset(_, let set, let key, _): return [try bytes(key, sets[set]?.keyLength ?? 64)]
+        case .metaSet(_, let source): return [try bytes(source, 4)]
+        case .nat(let spec):
+            var ranges: [Range<Int>] = []
+            if let address = spec.addressRegister {
+                ranges.append(try bytes(address, machine.family == .ip ? 4 : 16))
+            }
+            if let port = spec.portRegister { ranges.append(try bytes(port, 2)) }
+            return ranges
+        default: return []
+        }
+    }
+
+    /// The register bytes an expression overwrites (whole 4-byte words, as the kernel zero-pads).
+    func writes(_ expression: Expression) throws(TracerError) -> Range<Int>? {
+        func words(_ register: Register, _ length: Int) throws(TracerError) -> Range<Int> {
+            let start = try registerOffset(register, length: 0)
+            return start..<start + (length + 3) / 4 * 4
+        }
+        switch expression {
+        case .payload(_, _, let length, let dest): return try words(dest, Int(length))
+        case .meta(let key, let dest):
+            return try words(dest, key == .iifname || key == .oifname ? 16 : 4)
+        case .ct(_, let dest), .fib(_, _, let dest), .numgen(_, _, _, let dest): return try words(dest, 4)
+        case .bitwise(_, let dest, let length, _, _): return try words(dest, Int(length))
+        case .immediate(.value(let bytes), let dest): return try words(dest, bytes.count)
+        default: return nil
+        }
     }
 
     // MARK: Registers
@@ -127,7 +218,8 @@ struct RuleContext {
             guard length > 0, end <= header.count else {
                 throw unsupported(
                     "payload load of \(length) bytes at offset \(offset) runs past the \(header.count)-byte "
-                        + "\(base) header the tracer models")
+                        + "\(base) header the tracer models"
+                )
             }
             try store(dest, Array(header[start..<end]), into: &run.registers)
         case .meta(let key, let dest):
@@ -242,7 +334,11 @@ struct RuleContext {
     }
 
     func lookup(
-        _ name: String, source: Register, dest: Register?, invert: Bool, _ run: inout Run
+        _ name: String,
+        source: Register,
+        dest: Register?,
+        invert: Bool,
+        _ run: inout Run
     ) throws(TracerError) -> Effect {
         let compiled = machine.tracer.tables[table]
         guard let set = compiled.sets[name] else {
@@ -324,7 +420,14 @@ struct RuleContext {
         case .add, .update:
             if run.state.dynamic[slot, default: []].insert(key).inserted {
                 run.state.learned.append(
-                    Tracer.LearnedElement(family: compiled.family, table: compiled.name, set: name, key: key, text: text))
+                    Tracer.LearnedElement(
+                        family: compiled.family,
+                        table: compiled.name,
+                        set: name,
+                        key: key,
+                        text: text
+                    )
+                )
             }
             run.notes.append("\(op == .add ? "add" : "update") @\(name) { \(text) }")
         case .delete:

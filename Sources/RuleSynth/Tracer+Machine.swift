@@ -27,7 +27,9 @@ struct Machine {
             }
         }
         for hook in hookChains.keys {
-            hookChains[hook]?.sort { ($0.chain.base?.priority ?? 0, $0.table) < ($1.chain.base?.priority ?? 0, $1.table) }
+            hookChains[hook]?.sort {
+                ($0.chain.base?.priority ?? 0, $0.table) < ($1.chain.base?.priority ?? 0, $1.table)
+            }
         }
         self.hookChains = hookChains
     }
@@ -71,13 +73,24 @@ struct Machine {
         var steps: [Tracer.Step]
     }
 
-    mutating func run(_ packet: Tracer.Packet, remembered: [Tracer.LearnedElement]) throws(TracerError) -> [Tracer.Path] {
+    mutating func run(_ packet: Tracer.Packet, remembered: [Tracer.LearnedElement]) throws(TracerError) -> [Tracer.Path]
+    {
         let headers = PacketHeaders(
-            source: packet.source, destination: packet.destination, proto: packet.protocol,
-            sourcePort: packet.sourcePort, destinationPort: packet.destinationPort)
+            source: packet.source,
+            destination: packet.destination,
+            proto: packet.protocol,
+            sourcePort: packet.sourcePort,
+            destinationPort: packet.destinationPort
+        )
         var state = State(
-            headers: headers, mark: packet.mark, inputInterface: "", outputInterface: "", ctState: packet.state.bits,
-            ctStatus: 0, hook: .prerouting)
+            headers: headers,
+            mark: packet.mark,
+            inputInterface: "",
+            outputInterface: "",
+            ctState: packet.state.bits,
+            ctStatus: 0,
+            hook: .prerouting
+        )
         switch packet.origin {
         case .inbound(let interface):
             state.inputInterface = interface
@@ -145,17 +158,33 @@ struct Machine {
             let rule = chain.rules[frame.rule]
             let hookBases = hookChains[entry.state.hook] ?? []
             let context = RuleContext(
-                machine: self, table: frame.table, chain: chain.name, rule: frame.rule,
-                base: hookBases.indices.contains(entry.state.baseIndex) ? hookBases[entry.state.baseIndex].chain.base : nil)
+                machine: self,
+                table: frame.table,
+                chain: chain.name,
+                rule: frame.rule,
+                base: hookBases.indices.contains(entry.state.baseIndex)
+                    ? hookBases[entry.state.baseIndex].chain.base : nil
+            )
             var successors: [Entry] = []
-            for run in try context.run(rule, state: entry.state) {
+            let runs = try context.run(rule, state: entry.state)
+            evaluations += max(0, runs.count - 1)
+            if evaluations > tracer.evaluationLimit { throw .tooManyBranches(limit: tracer.evaluationLimit) }
+            for run in runs {
                 var successor = Entry(
-                    state: run.state, probability: entry.probability * run.weight, steps: entry.steps)
+                    state: run.state,
+                    probability: entry.probability * run.weight,
+                    steps: entry.steps
+                )
                 if let action = run.action {
                     successor.steps.append(
                         Tracer.Step(
-                            table: table.name, chain: chain.name, rule: frame.rule, comment: rule.comment,
-                            action: action))
+                            table: table.name,
+                            chain: chain.name,
+                            rule: frame.rule,
+                            comment: rule.comment,
+                            action: action
+                        )
+                    )
                 }
                 try apply(run.outcome, to: &successor.state, table: frame.table)
                 successors.append(successor)
@@ -177,7 +206,9 @@ struct Machine {
     /// Leaves a hook: allocates the null NAT binding, makes the routing decision, and picks the next hook.
     func finishHook(_ state: inout State, packet: Tracer.Packet) {
         if state.ctState == Tracer.ConnectionState.new.bits {
-            if isDestinationHook(state.hook) { state.destinationNatDone = true } else if state.hook != .forward {
+            if isDestinationHook(state.hook) {
+                state.destinationNatDone = true
+            } else if state.hook != .forward {
                 state.sourceNatDone = true
             }
         }
@@ -263,8 +294,14 @@ struct Machine {
         for entry in finished {
             let state = entry.state
             let key = Tracer.Path(
-                disposition: state.disposition ?? .dropped, dnat: state.dnat, snat: state.snat,
-                masqueraded: state.masqueraded, probability: 0, learned: state.learned, steps: [])
+                disposition: state.disposition ?? .dropped,
+                dnat: state.dnat,
+                snat: state.snat,
+                masqueraded: state.masqueraded,
+                probability: 0,
+                learned: state.learned,
+                steps: []
+            )
             if let at = index[key] {
                 paths[at].probability += entry.probability
             } else {

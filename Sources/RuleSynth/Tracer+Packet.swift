@@ -39,9 +39,15 @@ extension Tracer {
         public var state: ConnectionState
 
         public init(
-            source: IPAddress, destination: IPAddress, protocol: TransportProtocol = .tcp, sourcePort: UInt16 = 40000,
-            destinationPort: UInt16, origin: Origin = .inbound(interface: "eth0"), outputInterface: String = "eth0",
-            mark: UInt32 = 0, state: ConnectionState = .new
+            source: IPAddress,
+            destination: IPAddress,
+            protocol: TransportProtocol = .tcp,
+            sourcePort: UInt16 = 40000,
+            destinationPort: UInt16,
+            origin: Origin = .inbound(interface: "eth0"),
+            outputInterface: String = "eth0",
+            mark: UInt32 = 0,
+            state: ConnectionState = .new
         ) {
             self.source = source
             self.destination = destination
@@ -93,8 +99,13 @@ extension Tracer {
                 origin = .inbound(interface: words[5])
             }
             self.init(
-                source: source.address, destination: destination.address, protocol: proto,
-                sourcePort: source.port ?? 40000, destinationPort: destinationPort, origin: origin)
+                source: source.address,
+                destination: destination.address,
+                protocol: proto,
+                sourcePort: source.port ?? 40000,
+                destinationPort: destinationPort,
+                origin: origin
+            )
         }
 
         static func parseEndpoint(_ text: String) -> (address: IPAddress, port: UInt16?)? {

@@ -15,15 +15,12 @@ struct CompiledSet: Sendable {
     let data: [DataType]?
     /// Byte length of the key (`DataType.concatenation`), as the lookup reads it from registers.
     let keyLength: Int
-    let dataLength: Int
     /// Where each key part starts in the key bytes, and how many of its bytes are significant.
     let fields: [(offset: Int, length: Int)]
     /// Elements whose every part is a single value: the common case, looked up by hash.
     var exact: [[UInt8]: ElementTarget] = [:]
     /// Elements with a prefix in some part (`interval` sets): each part must lie within its range.
     var ranges: [(low: [UInt8], high: [UInt8], target: ElementTarget)] = []
-
-    var isVerdictMap: Bool { data == [.verdict] }
 
     init(_ set: NamedSet, table: String) throws(TracerError) {
         name = set.name
@@ -33,7 +30,6 @@ struct CompiledSet: Sendable {
             throw .badSet(table: table, set: set.name, reason: "the set has no key type")
         }
         keyLength = Int(DataType.concatenation(set.key).length)
-        dataLength = set.data.map { Int(DataType.concatenation($0).length) } ?? 0
         var offset = 0
         var fields: [(Int, Int)] = []
         for part in set.key {
@@ -48,7 +44,11 @@ struct CompiledSet: Sendable {
 
     private mutating func add(_ element: SetElement, table: String, interval: Bool) throws(TracerError) {
         func fail(_ reason: String) -> TracerError {
-            .badSet(table: table, set: name, reason: "element \(element.key.map(\.description).joined(separator: " . ")): \(reason)")
+            .badSet(
+                table: table,
+                set: name,
+                reason: "element \(element.key.map(\.description).joined(separator: " . ")): \(reason)"
+            )
         }
         guard element.key.count == key.count else {
             throw fail("has \(element.key.count) key parts but the set's type has \(key.count)")

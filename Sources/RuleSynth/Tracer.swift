@@ -158,9 +158,19 @@ public struct Tracer: Sendable {
             return flags.count == 1 ? flags.first : (flags.isEmpty ? false : nil)
         }
 
+        /// Paths printed rule by rule; a Service with hundreds of endpoints would otherwise print thousands
+        /// of nearly identical lines (``summary`` still lists every endpoint).
+        static let detailedPaths = 16
+
         public var description: String {
             var lines = ["\(packet): \(summary)"]
-            for path in paths {
+            for (index, path) in paths.enumerated() {
+                if index == Trace.detailedPaths {
+                    lines.append(
+                        "  … and \(paths.count - index) more paths; the first line lists every outcome"
+                    )
+                    break
+                }
                 var head = "  \(path.label)"
                 if path.disposition.isAccepted {
                     head += " (\(path.disposition)\(path.masqueraded ? ", masqueraded" : "")"

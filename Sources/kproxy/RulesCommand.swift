@@ -15,7 +15,8 @@ struct Rules: ParsableCommand {
             With --trace, prints what happens to a packet, e.g. --trace "tcp 10.244.1.5 -> 10.96.0.10:53", \
             --trace "udp [fd00:10:244:1::5]:4000 -> [fd00:10:96::a]:53 from cni0". A packet from one of the \
             node's addresses is locally originated unless `from IFACE` says where it arrives.
-            """)
+            """
+    )
 
     @Option(help: "Read the cluster from this directory of YAML/JSON manifests.")
     var manifests: String
@@ -100,7 +101,11 @@ struct Rules: ParsableCommand {
         }
         let node = configuration.nodeConfig(nodeName: nodeName, node: snapshot.localNode)
         return Plan(
-            snapshot: snapshot, node: node, ruleset: synthesize(snapshot, node: node), hadErrors: !load.errors.isEmpty)
+            snapshot: snapshot,
+            node: node,
+            ruleset: synthesize(snapshot, node: node),
+            hadErrors: !load.errors.isEmpty
+        )
     }
 
     /// Replaces kproxy's tables with `ruleset` in one batch: the full sync the daemon does at start-up, so

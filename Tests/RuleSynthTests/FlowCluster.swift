@@ -27,33 +27,51 @@ struct FlowCluster {
 
     var objects: [ClusterObject] = []
     var node = NodeConfig(
-        nodeName: FlowCluster.nodeName, nodeIPs: [ip(FlowCluster.nodeIP), ip(FlowCluster.nodeIPv6)],
-        clusterCIDRs: [cidr("10.0.0.0/8"), cidr("fd00:10::/64")])
+        nodeName: FlowCluster.nodeName,
+        nodeIPs: [ip(FlowCluster.nodeIP), ip(FlowCluster.nodeIPv6)],
+        clusterCIDRs: [cidr("10.0.0.0/8"), cidr("fd00:10::/64")]
+    )
 
     /// A Service with upstream's defaults (`makeTestService`): type ClusterIP, policies Cluster.
     mutating func service(
-        _ namespace: String, _ name: String, type: ServiceType = .clusterIP, clusterIPs: [String],
-        ports: [ServicePort], configure: (inout Service) -> Void = { _ in }
+        _ namespace: String,
+        _ name: String,
+        type: ServiceType = .clusterIP,
+        clusterIPs: [String],
+        ports: [ServicePort],
+        configure: (inout Service) -> Void = { _ in }
     ) {
         var service = Service(
             metadata: ObjectMeta(name: name, namespace: namespace),
-            spec: ServiceSpec(type: type, clusterIPs: clusterIPs.map(ip), ports: ports))
+            spec: ServiceSpec(type: type, clusterIPs: clusterIPs.map(ip), ports: ports)
+        )
         configure(&service)
         objects.append(.service(service))
     }
 
     /// An EndpointSlice for a Service (upstream's `makeTestEndpointSlice`).
     mutating func slice(
-        _ namespace: String, _ service: String, number: Int = 1, family: EndpointSlice.AddressType = .ipv4,
-        ports: [EndpointSlice.EndpointPort], endpoints: [EndpointSlice.Endpoint]
+        _ namespace: String,
+        _ service: String,
+        number: Int = 1,
+        family: EndpointSlice.AddressType = .ipv4,
+        ports: [EndpointSlice.EndpointPort],
+        endpoints: [EndpointSlice.Endpoint]
     ) {
         objects.append(
             .endpointSlice(
                 EndpointSlice(
                     metadata: ObjectMeta(
-                        name: "\(service)-\(number)", namespace: namespace,
-                        labels: [EndpointSlice.serviceNameLabel: service]),
-                    addressType: family, endpoints: endpoints, ports: ports)))
+                        name: "\(service)-\(number)",
+                        namespace: namespace,
+                        labels: [EndpointSlice.serviceNameLabel: service]
+                    ),
+                    addressType: family,
+                    endpoints: endpoints,
+                    ports: ports
+                )
+            )
+        )
     }
 
     var snapshot: ClusterSnapshot {
@@ -74,8 +92,15 @@ struct FlowCluster {
         for flow in flows {
             let trace = try tracer.trace(flow.packet)
             #expect(
-                trace.summary == flow.output, "\(flow.name): wrong output\n\(trace)", sourceLocation: sourceLocation)
-            #expect(trace.masqueraded == flow.masq, "\(flow.name): wrong masquerade\n\(trace)", sourceLocation: sourceLocation)
+                trace.summary == flow.output,
+                "\(flow.name): wrong output\n\(trace)",
+                sourceLocation: sourceLocation
+            )
+            #expect(
+                trace.masqueraded == flow.masq,
+                "\(flow.name): wrong masquerade\n\(trace)",
+                sourceLocation: sourceLocation
+            )
         }
     }
 }
@@ -95,8 +120,12 @@ struct Flow {
     var packet: Tracer.Packet {
         let source = ip(self.source)
         return Tracer.Packet(
-            source: source, destination: ip(destination), protocol: proto, destinationPort: port,
-            origin: FlowCluster.localAddresses.contains(source) ? .local : .inbound(interface: from))
+            source: source,
+            destination: ip(destination),
+            protocol: proto,
+            destinationPort: port,
+            origin: FlowCluster.localAddresses.contains(source) ? .local : .inbound(interface: from)
+        )
     }
 }
 
@@ -111,10 +140,23 @@ func cidr(_ text: String) -> CIDR {
 }
 
 func endpoint(
-    _ address: String, node: String? = nil, ready: Bool = true, serving: Bool? = nil, terminating: Bool = false,
-    zone: String? = nil, zoneHints: [String] = [], nodeHints: [String] = []
+    _ address: String,
+    node: String? = nil,
+    ready: Bool = true,
+    serving: Bool? = nil,
+    terminating: Bool = false,
+    zone: String? = nil,
+    zoneHints: [String] = [],
+    nodeHints: [String] = []
 ) -> EndpointSlice.Endpoint {
     EndpointSlice.Endpoint(
-        addresses: [address], ready: ready, serving: serving, terminating: terminating, nodeName: node, zone: zone,
-        zoneHints: zoneHints, nodeHints: nodeHints)
+        addresses: [address],
+        ready: ready,
+        serving: serving,
+        terminating: terminating,
+        nodeName: node,
+        zone: zone,
+        zoneHints: zoneHints,
+        nodeHints: nodeHints
+    )
 }

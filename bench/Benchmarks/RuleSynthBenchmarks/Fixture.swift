@@ -9,7 +9,10 @@ import RuleSynth
 struct Fixture: Sendable {
     static let nodeName = "node-0"
     static let node = NodeConfig(
-        nodeName: nodeName, nodeIPs: [IPAddress("192.168.0.10")!], clusterCIDRs: [CIDR("10.128.0.0/9")!])
+        nodeName: nodeName,
+        nodeIPs: [IPAddress("192.168.0.10")!],
+        clusterCIDRs: [CIDR("10.128.0.0/9")!]
+    )
 
     let services: Int
     let snapshot: ClusterSnapshot
@@ -29,12 +32,16 @@ struct Fixture: Sendable {
         events.reserveCapacity(services * 2)
         for index in 0..<services {
             events.append(.upsert(.service(Fixture.service(index))))
-            events.append(.upsert(.endpointSlice(Fixture.slice(index, endpoints: endpointsPerService, replaced: false))))
+            events.append(
+                .upsert(.endpointSlice(Fixture.slice(index, endpoints: endpointsPerService, replaced: false)))
+            )
         }
         state.apply(events)
         _ = state.takeChanges()
         snapshot = state.snapshot
-        state.apply(.upsert(.endpointSlice(Fixture.slice(services / 2, endpoints: endpointsPerService, replaced: true))))
+        state.apply(
+            .upsert(.endpointSlice(Fixture.slice(services / 2, endpoints: endpointsPerService, replaced: true)))
+        )
         changedPorts = state.takeChanges().servicePorts
         changedSnapshot = state.snapshot
         var synthesizer = RuleSynthesizer(node: Fixture.node)
@@ -54,7 +61,9 @@ struct Fixture: Sendable {
             spec: ServiceSpec(
                 type: nodePort == nil ? .clusterIP : .nodePort,
                 clusterIPs: [address(base: 0x0A60_0001, index)],  // 10.96.0.1 onwards
-                ports: [ServicePort(name: "http", port: 80, targetPort: .int(8080), nodePort: nodePort)]))
+                ports: [ServicePort(name: "http", port: 80, targetPort: .int(8080), nodePort: nodePort)]
+            )
+        )
     }
 
     static func slice(_ index: Int, endpoints: Int, replaced: Bool) -> EndpointSlice {
@@ -65,13 +74,19 @@ struct Fixture: Sendable {
                 ? address(base: 0x0A7F_0000, index) : address(base: 0x0A80_0000, index * endpoints + position)
             return EndpointSlice.Endpoint(
                 addresses: [pod.description],
-                nodeName: position == 0 ? nodeName : "node-\(position)")
+                nodeName: position == 0 ? nodeName : "node-\(position)"
+            )
         }
         return EndpointSlice(
             metadata: ObjectMeta(
-                name: "svc-\(index)-abcde", namespace: "ns-\(index % 100)",
-                labels: [EndpointSlice.serviceNameLabel: "svc-\(index)"]),
-            addressType: .ipv4, endpoints: pods, ports: [EndpointSlice.EndpointPort(name: "http", port: 8080)])
+                name: "svc-\(index)-abcde",
+                namespace: "ns-\(index % 100)",
+                labels: [EndpointSlice.serviceNameLabel: "svc-\(index)"]
+            ),
+            addressType: .ipv4,
+            endpoints: pods,
+            ports: [EndpointSlice.EndpointPort(name: "http", port: 8080)]
+        )
     }
 }
 

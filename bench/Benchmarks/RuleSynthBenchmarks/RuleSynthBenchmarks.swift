@@ -1,5 +1,6 @@
 import Benchmark
 import ClusterModel
+import KubeModel
 import RuleSynth
 
 /// DESIGN.md §6: full synthesis of 10k Services × 10 endpoints in ≤ 50 ms and linear in size; a one-Service
@@ -8,7 +9,10 @@ import RuleSynth
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident],
-        warmupIterations: 1, maxDuration: .seconds(10), maxIterations: 50)
+        warmupIterations: 1,
+        maxDuration: .seconds(10),
+        maxIterations: 50
+    )
 
     for size in [1_000, 10_000, 50_000] {
         Benchmark(
@@ -35,6 +39,23 @@ let benchmarks: @Sendable () -> Void = {
                 let updated = synthesizer.synthesize(fixture.changedSnapshot, changed: fixture.changedPorts)
                 blackHole(fixture.planner.plan(updated, now: 0))
             }
+        }
+    }
+
+    // `kproxy rules --trace` on a big cluster: compiling the ruleset's sets, then one packet to a ClusterIP.
+    Benchmark(
+        "Trace one packet (compile + trace), 10k Services x 10 endpoints",
+        configuration: .init(timeUnits: .milliseconds, maxIterations: 20)
+    ) { benchmark in
+        let ruleset = Fixture.shared(10_000).synthesizer.ruleset
+        let packet = Tracer.Packet(
+            source: IPAddress("10.128.0.7")!,
+            destination: Fixture.address(base: 0x0A60_0001, 5_000),
+            destinationPort: 80
+        )
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(try Tracer(ruleset: ruleset, localAddresses: Fixture.node.nodeIPs).trace(packet))
         }
     }
 
