@@ -150,7 +150,7 @@ extension BatchEncoder {
         object.set(NFTNL_RULE_FAMILY, u32: family.nfproto)
         var bound = 512 + table.utf8.count + chain.utf8.count
         for expression in rule.expressions {
-            bound += expression.encodedBound
+            bound += Expression.encodedBound
             object.add(try expression.nftnl())
         }
         if let comment = rule.comment {
