@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Netfilter
 
 /// `kproxy cleanup`: removes what kproxy programmed, the `ip kproxy` and `ip6 kproxy` tables, and nothing
@@ -24,7 +25,9 @@ struct Cleanup: ParsableCommand {
                 print("deleted " + deleted.map { "table \($0) \(table)" }.joined(separator: ", "))
             }
         } catch {
-            throw ValidationError("cleanup failed: \(error.description)")
+            // A runtime failure (no permission, no such namespace), not a usage error: no usage text.
+            FileHandle.standardError.write(Data("kproxy cleanup: \(error.description)\n".utf8))
+            throw ExitCode.failure
         }
     }
 }
