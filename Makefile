@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 DEB_PACKAGES := pkg-config libmnl-dev libnftnl-dev nftables iproute2 bind9-dnsutils curl \
-	etcd-server etcd-client golang-go rsync dpkg-dev openssl dnsmasq-base conntrack libcap2-bin
+	etcd-server etcd-client golang-go rsync dpkg-dev openssl dnsmasq-base conntrack libcap2-bin python3
 DEMO := deploy/examples/demo-cluster
 
 .PHONY: all deps build run test bench apiserver clean

@@ -9,7 +9,12 @@ extension BatchEncoder {
     static let elementChunkBytes = 60_000
 
     mutating func encodeElements(
-        _ elements: [SetElement], adding: Bool, family: TableFamily, table: String, set: String, index: Int
+        _ elements: [SetElement],
+        adding: Bool,
+        family: TableFamily,
+        table: String,
+        set: String,
+        index: Int
     ) throws(EncodingError) {
         let interval = intervalSetsDeclared.contains(SetName(family: family, table: table, set: set))
         var start = 0
@@ -37,8 +42,12 @@ extension BatchEncoder {
             }
             let bound = 1024 + table.utf8.count + set.utf8.count + size
             message(
-                adding ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, family: family, flags: adding ? NLM_F_CREATE : 0,
-                bound: bound, operation: index, elements: start..<end
+                adding ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+                family: family,
+                flags: adding ? NLM_F_CREATE : 0,
+                bound: bound,
+                operation: index,
+                elements: start..<end
             ) { nftnl_set_elems_nlmsg_build_payload($0, object.handle) }
             start = end
         }
@@ -89,7 +98,9 @@ extension SetElement {
     /// Concatenations with a prefix part carry an inclusive `KEY_END`, as nft sends them to pipapo sets.
     /// In a declared interval set a lone address is the range of just that address.
     func addKernelElements(
-        to set: borrowing NftnlSet, adding: Bool, interval: Bool
+        to set: borrowing NftnlSet,
+        adding: Bool,
+        interval: Bool
     ) throws(EncodingError) {
         var range: CIDR?
         if key.count == 1, case .prefix(let cidr) = key[0] { range = cidr }

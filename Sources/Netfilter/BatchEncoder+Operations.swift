@@ -32,7 +32,10 @@ extension BatchEncoder {
                 table.set(NFTNL_TABLE_USERDATA, bytes: userData.bytes)
             }
             message(
-                NFT_MSG_NEWTABLE, family: family, flags: NLM_F_CREATE, bound: 512 + name.utf8.count * 2,
+                NFT_MSG_NEWTABLE,
+                family: family,
+                flags: NLM_F_CREATE,
+                bound: 512 + name.utf8.count * 2,
                 operation: index
             ) { nftnl_table_nlmsg_build_payload($0, table.handle) }
 
@@ -113,17 +116,33 @@ extension BatchEncoder {
 
         case .addElements(let family, let tableName, let set, let elements):
             try encodeElements(
-                elements, adding: true, family: family, table: tableName, set: set, index: index)
+                elements,
+                adding: true,
+                family: family,
+                table: tableName,
+                set: set,
+                index: index
+            )
 
         case .deleteElements(let family, let tableName, let set, let elements):
             try encodeElements(
-                elements, adding: false, family: family, table: tableName, set: set, index: index)
+                elements,
+                adding: false,
+                family: family,
+                table: tableName,
+                set: set,
+                index: index
+            )
         }
     }
 
     /// One `NFT_MSG_NEWRULE`, appended to the chain.
     mutating func encodeRule(
-        _ rule: Rule, family: TableFamily, table: String, chain: String, index: Int
+        _ rule: Rule,
+        family: TableFamily,
+        table: String,
+        chain: String,
+        index: Int
     ) throws(EncodingError) {
         let object = NftnlRule()
         object.set(NFTNL_RULE_TABLE, string: table)
@@ -131,7 +150,7 @@ extension BatchEncoder {
         object.set(NFTNL_RULE_FAMILY, u32: family.nfproto)
         var bound = 512 + table.utf8.count + chain.utf8.count
         for expression in rule.expressions {
-            bound += expression.encodedBound
+            bound += Expression.encodedBound
             object.add(try expression.nftnl())
         }
         if let comment = rule.comment {
@@ -208,12 +227,23 @@ extension BatchEncoder {
     }
 
     mutating func message(
-        _ type: nf_tables_msg_types, family: TableFamily, flags: Int32, bound: Int, operation: Int,
-        elements: Range<Int>? = nil, _ build: (UnsafeMutablePointer<nlmsghdr>) -> Void
+        _ type: nf_tables_msg_types,
+        family: TableFamily,
+        flags: Int32,
+        bound: Int,
+        operation: Int,
+        elements: Range<Int>? = nil,
+        _ build: (UnsafeMutablePointer<nlmsghdr>) -> Void
     ) {
         message(
-            type, family: UInt16(family.nfproto), flags: flags, bound: bound, operation: operation,
-            elements: elements, build)
+            type,
+            family: UInt16(family.nfproto),
+            flags: flags,
+            bound: bound,
+            operation: operation,
+            elements: elements,
+            build
+        )
     }
 }
 

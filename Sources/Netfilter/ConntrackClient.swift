@@ -20,8 +20,8 @@ public struct ConntrackEntry: Hashable, Sendable, CustomStringConvertible {
     public var zone: UInt16
 
     public var description: String {
-        "proto \(protocolNumber) \(originalSource):\(originalSourcePort) -> \(originalDestination):\(originalDestinationPort)"
-            + " reply from \(replySource):\(replySourcePort)"
+        "proto \(protocolNumber) \(originalSource):\(originalSourcePort)"
+            + " -> \(originalDestination):\(originalDestinationPort) reply from \(replySource):\(replySourcePort)"
     }
 }
 
@@ -49,7 +49,12 @@ public final class ConntrackClient: Sendable {
     /// Every UDP entry of `family`.
     public func udpEntries(_ family: IPAddress.Family) throws(NetfilterError) -> [ConntrackEntry] {
         let seq = nextSequence()
-        let request = ConntrackMessage(type: IPCTNL_MSG_CT_GET, family: family, flags: NLM_F_REQUEST | NLM_F_DUMP, sequence: seq)
+        let request = ConntrackMessage(
+            type: IPCTNL_MSG_CT_GET,
+            family: family,
+            flags: NLM_F_REQUEST | NLM_F_DUMP,
+            sequence: seq
+        )
         let messages = try socket.withLock { socket throws(NetfilterError) -> [[UInt8]] in
             try request.send(on: socket, context: "dumping conntrack entries")
             return try socket.replies(to: seq, operation: "dump conntrack")
@@ -61,7 +66,8 @@ public final class ConntrackClient: Sendable {
     /// entry that expired meanwhile (`ENOENT`) counts as deleted.
     @discardableResult
     public func deleteUDPEntries(
-        _ families: [IPAddress.Family] = IPAddress.Family.allCases, where isStale: (ConntrackEntry) -> Bool
+        _ families: [IPAddress.Family] = IPAddress.Family.allCases,
+        where isStale: (ConntrackEntry) -> Bool
     ) throws(NetfilterError) -> [ConntrackEntry] {
         var stale: [ConntrackEntry] = []
         for family in families { stale += try udpEntries(family).filter(isStale) }
@@ -71,8 +77,11 @@ public final class ConntrackClient: Sendable {
         for entry in stale {
             let seq = nextSequence()
             var message = ConntrackMessage(
-                type: IPCTNL_MSG_CT_DELETE, family: entry.originalSource.family, flags: NLM_F_REQUEST | NLM_F_ACK,
-                sequence: seq)
+                type: IPCTNL_MSG_CT_DELETE,
+                family: entry.originalSource.family,
+                flags: NLM_F_REQUEST | NLM_F_ACK,
+                sequence: seq
+            )
             message.putTuple(CTA_TUPLE_ORIG.rawValue, entry)
             if entry.zone != 0 { message.putU16(CTA_ZONE.rawValue, entry.zone.bigEndian) }
             bytes += message.bytes
@@ -146,7 +155,11 @@ private struct ConntrackMessage {
             let destination = entry.originalDestination.bytes
             mnl_attr_put(header, UInt16(v4 ? CTA_IP_V4_SRC.rawValue : CTA_IP_V6_SRC.rawValue), source.count, source)
             mnl_attr_put(
-                header, UInt16(v4 ? CTA_IP_V4_DST.rawValue : CTA_IP_V6_DST.rawValue), destination.count, destination)
+                header,
+                UInt16(v4 ? CTA_IP_V4_DST.rawValue : CTA_IP_V6_DST.rawValue),
+                destination.count,
+                destination
+            )
             mnl_attr_nest_end(header, ip)
             let proto = mnl_attr_nest_start(header, UInt16(CTA_TUPLE_PROTO.rawValue))
             mnl_attr_put_u8(header, UInt16(CTA_PROTO_NUM.rawValue), entry.protocolNumber)

@@ -4,20 +4,30 @@ import RuleSynth
 /// One-to-one translation of ``Expression`` into libnftnl expressions: the model already speaks the kernel's
 /// registers and attributes, so nothing here interprets rules.
 extension Expression {
-    /// An upper bound of this expression's encoded size, so the batch reserves room before libnftnl writes.
-    var encodedBound: Int {
+    /// An upper bound of any expression's encoded size, so the batch reserves room before libnftnl writes:
+    /// data is at most 64 bytes (two buffers for bitwise) and names are checked below 256 bytes (the
+    /// kernel's `NFT_NAME_MAXLEN`). A constant, because the encoder asks for every expression it writes.
+    static let encodedBound = 640
+
+    func nftnl() throws(EncodingError) -> NftnlExpression {
         switch self {
-        case .cmp(_, _, let data): return 128 + data.count
-        case .bitwise(_, _, _, let mask, let xor): return 160 + mask.count + xor.count
-        case .lookup(let set, _, _, _): return 128 + set.utf8.count
-        case .immediate(.verdict(let verdict), _): return 160 + (verdict.chain?.utf8.count ?? 0)
-        case .immediate(.value(let bytes), _): return 128 + bytes.count
-        case .dynset(_, let set, _, _): return 160 + set.utf8.count
-        default: return 128
+        case .lookup(let set, _, _, _), .dynset(_, let set, _, _):
+            try Self.checkName(set)
+        case .immediate(.verdict(let verdict), _):
+            if let chain = verdict.chain { try Self.checkName(chain) }
+        default:
+            break
+        }
+        return try makeNftnl()
+    }
+
+    static func checkName(_ name: String) throws(EncodingError) {
+        guard name.utf8.count < 256 else {
+            throw EncodingError(reason: "name longer than 255 bytes: \(name.prefix(40))…")
         }
     }
 
-    func nftnl() throws(EncodingError) -> NftnlExpression {
+    private func makeNftnl() throws(EncodingError) -> NftnlExpression {
         switch self {
         case .payload(let base, let offset, let length, let dest):
             let expression = NftnlExpression("payload")

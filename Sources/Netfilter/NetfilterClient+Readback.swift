@@ -81,7 +81,10 @@ extension NetfilterClient {
             else { continue }
             let flags = SetFlags(rawValue: attributes.u32(UInt16(NFTA_SET_FLAGS.rawValue)) ?? 0)
             result.sets[setName] = ProgrammedSet(
-                name: setName, flags: flags, elementCount: try elementCount(family, table: name, set: setName))
+                name: setName,
+                flags: flags,
+                elementCount: try elementCount(family, table: name, set: setName)
+            )
         }
         return result
     }
@@ -106,7 +109,8 @@ extension NetfilterClient {
     /// whose table was deleted. Other tables are never touched.
     @discardableResult
     public func deleteTables(
-        named name: String, families: [TableFamily] = TableFamily.allCases
+        named name: String,
+        families: [TableFamily] = TableFamily.allCases
     ) throws(NetfilterError) -> [TableFamily] {
         var present: [TableFamily] = []
         for family in families {
@@ -143,7 +147,8 @@ struct NetlinkAttributes {
         var offset = bytes.startIndex
         while offset + 4 <= bytes.endIndex {
             let length = Int(UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8)
-            let type = (UInt16(bytes[offset + 2]) | UInt16(bytes[offset + 3]) << 8) & 0x3fff  // NLA_TYPE_MASK: drop NLA_F_NESTED and NLA_F_NET_BYTEORDER
+            // NLA_TYPE_MASK (a macro): drop the NLA_F_NESTED and NLA_F_NET_BYTEORDER bits.
+            let type = (UInt16(bytes[offset + 2]) | UInt16(bytes[offset + 3]) << 8) & 0x3fff
             guard length >= 4, offset + length <= bytes.endIndex else { break }
             result.append((type, bytes[(offset + 4)..<(offset + length)]))
             offset += (length + 3) & ~3

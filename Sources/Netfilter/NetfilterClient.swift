@@ -26,32 +26,31 @@ public final class NetfilterClient: Sendable {
     /// previous ruleset is untouched and the error names each refused object.
     public func apply(_ transaction: Transaction) throws(NetfilterError) {
         guard !transaction.isEmpty else { return }
-        let first = sequence.withLock { value in
-            let first = value
-            value &+= UInt32(truncatingIfNeeded: transaction.operations.count) &* 4 &+ 1024
-            return first
-        }
+        let first = sequence.withLock { $0 }
         try send(try NetlinkBatch(transaction, firstSequence: first))
     }
 
     /// Sends an already encoded batch and waits for every acknowledgement.
     public func send(_ batch: NetlinkBatch) throws(NetfilterError) {
+        sequence.withLock { $0 = batch.lastSequence &+ 1 }
         try socket.withLock { socket throws(NetfilterError) in
+            // Replies left over from an earlier exchange that failed half-way must not be taken for ours.
+            socket.drain()
             // Acks are ~40 bytes but each is its own skb: budget 1 KiB of receive buffer per message, as nft does.
-            socket.ensureBuffers(send: batch.bytes.count + 4096, receive: max(batch.messages.count * 1024, 1 << 20))
-            let sent = batch.bytes.withUnsafeBytes { bytes in
-                Result { () throws(NetfilterError) in
-                    try socket.send(bytes, context: "sending an nftables batch of \(batch.messages.count) messages")
-                }
+            socket.ensureBuffers(send: batch.count + 4096, receive: max(batch.messages.count * 1024, 1 << 20))
+            try batch.withUnsafeBytes { bytes throws(NetfilterError) in
+                try socket.send(bytes, context: "sending an nftables batch of \(batch.messages.count) messages")
             }
-            try sent.get()
             try Self.collectAcknowledgements(socket: socket, batch: batch)
         }
     }
 
     /// Reads one reply per object message. The kernel queues them all when the batch is done; errors come in
     /// message order, and an error on `BATCH_BEGIN` means the batch was refused as a whole.
-    private static func collectAcknowledgements(socket: borrowing NetlinkSocket, batch: NetlinkBatch) throws(NetfilterError) {
+    private static func collectAcknowledgements(
+        socket: borrowing NetlinkSocket,
+        batch: NetlinkBatch
+    ) throws(NetfilterError) {
         var rejections: [NetfilterError.Rejection] = []
         var received = 0
         var refusedWhole = false
@@ -78,7 +77,8 @@ public final class NetfilterClient: Sendable {
                         received += 1
                         if reply.code != 0 {
                             rejections.append(
-                                .init(operation: batch.describe(message), errno: reply.code, message: reply.text))
+                                .init(operation: batch.describe(message), errno: reply.code, message: reply.text)
+                            )
                         }
                     } else if reply.code != 0 {
                         refusedWhole = true
@@ -93,7 +93,9 @@ public final class NetfilterClient: Sendable {
     /// Sends one request (a `get` or a dump) and collects its reply messages, copied out, until `NLMSG_DONE`
     /// or the final acknowledgement.
     func request(
-        _ type: nf_tables_msg_types, family: UInt16, dump: Bool,
+        _ type: nf_tables_msg_types,
+        family: UInt16,
+        dump: Bool,
         _ build: (UnsafeMutablePointer<nlmsghdr>) -> Void
     ) throws(NetfilterError) -> [[UInt8]] {
         let seq = sequence.withLock { value in
@@ -101,17 +103,26 @@ public final class NetfilterClient: Sendable {
             return value
         }
         return try socket.withLock { socket throws(NetfilterError) -> [[UInt8]] in
+            socket.drain()
             var request = [UInt8](repeating: 0, count: 4096)
             let length = request.withUnsafeMutableBytes { raw -> Int in
                 let flags = UInt16(NLM_F_ACK | (dump ? NLM_F_DUMP : 0))
                 let header = nftnl_nlmsg_build_hdr(
-                    raw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(type.rawValue), family, flags, seq)!
+                    raw.baseAddress!.assumingMemoryBound(to: CChar.self),
+                    UInt16(type.rawValue),
+                    family,
+                    flags,
+                    seq
+                )!
                 build(header)
                 return Int(header.pointee.nlmsg_len)
             }
             let sent = request.withUnsafeBytes { raw in
                 Result { () throws(NetfilterError) in
-                    try socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<length]), context: "sending an nftables request")
+                    try socket.send(
+                        UnsafeRawBufferPointer(rebasing: raw[0..<length]),
+                        context: "sending an nftables request"
+                    )
                 }
             }
             try sent.get()

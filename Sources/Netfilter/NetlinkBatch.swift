@@ -10,8 +10,13 @@ import RuleSynth
 /// batch or none of it; every message's sequence number maps back to the operation that produced it, so a
 /// kernel error names its object (`add rule ip kproxy service-…: Invalid argument`).
 public struct NetlinkBatch: Sendable {
-    /// The batch, ready for one `sendmsg`.
-    public let bytes: [UInt8]
+    /// The batch, ready for one `sendmsg`; kept in one allocation, not copied into an array (a 10k-Service
+    /// full sync is ~45 MB).
+    private let storage: BatchStorage
+    /// The batch's bytes, copied out for inspection.
+    public var bytes: [UInt8] { [UInt8](storage.buffer) }
+    /// Its size in bytes.
+    public var count: Int { storage.buffer.count }
     /// Sequence number of `BATCH_BEGIN`; object messages follow at `firstSequence + 1 …`.
     public let firstSequence: UInt32
     /// One entry per object message, in order; each acknowledges with its own sequence number.
@@ -34,7 +39,9 @@ public struct NetlinkBatch: Sendable {
     /// Encodes `transaction`; throws ``NetfilterError/invalid(_:)`` for values the kernel cannot carry
     /// (an over-long comment, a key part that does not fit), naming the operation.
     public init(_ transaction: Transaction, firstSequence: UInt32 = 1) throws(NetfilterError) {
-        var encoder = BatchEncoder(firstSequence: firstSequence)
+        // Roughly 400 bytes per operation: one allocation for most batches instead of repeated doubling.
+        let capacity = max(1 << 16, transaction.operations.count * 400)
+        var encoder = BatchEncoder(firstSequence: firstSequence, capacity: capacity)
         encoder.begin()
         for (index, operation) in transaction.operations.enumerated() {
             do {
@@ -45,14 +52,22 @@ public struct NetlinkBatch: Sendable {
         }
         encoder.end()
         self.messages = encoder.messages
-        self.bytes = encoder.finish()
+        self.storage = encoder.finish()
         self.firstSequence = firstSequence
         self.transaction = transaction
     }
 
+    /// Calls `body` with the bytes in place.
+    func withUnsafeBytes<Result>(
+        _ body: (UnsafeRawBufferPointer) throws(NetfilterError) -> Result
+    ) throws(NetfilterError) -> Result {
+        try body(storage.buffer)
+    }
+
     /// The message acknowledged with `sequence`, if it is one of this batch's objects.
     public func message(sequence: UInt32) -> Message? {
-        let index = Int(Int64(sequence) - Int64(firstSequence) - 1)
+        // Wrapping arithmetic: sequence numbers may wrap around UInt32 within a batch.
+        let index = Int(sequence &- firstSequence &- 1)
         guard messages.indices.contains(index) else { return nil }
         return messages[index]
     }
@@ -99,6 +114,15 @@ public struct NetlinkBatch: Sendable {
     }
 }
 
+/// Owns a finished batch's bytes; immutable, so sharing it between threads is safe.
+final class BatchStorage: @unchecked Sendable {
+    let buffer: UnsafeRawBufferPointer
+
+    init(_ buffer: UnsafeRawBufferPointer) { self.buffer = buffer }
+
+    deinit { buffer.deallocate() }
+}
+
 /// Why a value could not be encoded; wrapped with the operation's name by ``NetlinkBatch``.
 struct EncodingError: Error {
     var reason: String
@@ -123,7 +147,10 @@ struct BatchEncoder: ~Copyable {
         self.storage = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
     }
 
-    deinit { storage.deallocate() }
+    /// Set once ``finish()`` has handed `storage` over.
+    private var transferred = false
+
+    deinit { if !transferred { storage.deallocate() } }
 
     private mutating func reserve(_ bytes: Int) {
         guard count + bytes > capacity else { return }
@@ -138,14 +165,23 @@ struct BatchEncoder: ~Copyable {
 
     /// Starts a message of `type` with at most `bound` bytes, lets `build` fill it, and records it.
     mutating func message(
-        _ type: nf_tables_msg_types, family: UInt16, flags: Int32, bound: Int, operation: Int,
-        elements: Range<Int>? = nil, _ build: (UnsafeMutablePointer<nlmsghdr>) -> Void
+        _ type: nf_tables_msg_types,
+        family: UInt16,
+        flags: Int32,
+        bound: Int,
+        operation: Int,
+        elements: Range<Int>? = nil,
+        _ build: (UnsafeMutablePointer<nlmsghdr>) -> Void
     ) {
         reserve(bound)
         sequence &+= 1
         let header = nftnl_nlmsg_build_hdr(
-            (storage + count).assumingMemoryBound(to: CChar.self), UInt16(type.rawValue), family,
-            UInt16(truncatingIfNeeded: flags | NLM_F_ACK), sequence)!
+            (storage + count).assumingMemoryBound(to: CChar.self),
+            UInt16(type.rawValue),
+            family,
+            UInt16(truncatingIfNeeded: flags | NLM_F_ACK),
+            sequence
+        )!
         build(header)
         precondition(Int(header.pointee.nlmsg_len) <= bound, "netlink message overran its reserved bound")
         count += Int(CNetfilter_NLMSG_ALIGN(header.pointee.nlmsg_len))
@@ -164,7 +200,9 @@ struct BatchEncoder: ~Copyable {
         count += Int(CNetfilter_NLMSG_ALIGN(header.pointee.nlmsg_len))
     }
 
-    consuming func finish() -> [UInt8] {
-        [UInt8](UnsafeRawBufferPointer(start: storage, count: count))
+    /// Hands the buffer to a ``BatchStorage`` without copying it.
+    consuming func finish() -> BatchStorage {
+        transferred = true
+        return BatchStorage(UnsafeRawBufferPointer(start: storage, count: count))
     }
 }

@@ -63,7 +63,8 @@ struct NetlinkSocket: ~Copyable {
         var thread = pthread_t()
         let context = Unmanaged.passRetained(job).toOpaque()
         let created = pthread_create(
-            &thread, nil,
+            &thread,
+            nil,
             { context in
                 let job = Unmanaged<Job>.fromOpaque(context!).takeUnretainedValue()
                 let fd = Glibc.open(job.path, O_RDONLY | O_CLOEXEC)
@@ -78,7 +79,9 @@ struct NetlinkSocket: ~Copyable {
                 }
                 job.result = NetlinkSocket.open(bus: job.bus)
                 return nil
-            }, context)
+            },
+            context
+        )
         guard created == 0 else {
             Unmanaged<Job>.fromOpaque(context).release()
             return .failure(.system(call: "pthread_create", errno: created, context: "entering \(path)"))
@@ -108,6 +111,14 @@ struct NetlinkSocket: ~Copyable {
         }
     }
 
+    /// Discards whatever is queued for reading, without waiting.
+    func drain() {
+        var scratch = [UInt8](repeating: 0, count: 1 << 16)
+        while scratch.withUnsafeMutableBytes({ recv(fileDescriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) })
+            > 0
+        {}
+    }
+
     func send(_ bytes: UnsafeRawBufferPointer, context: @autoclosure () -> String) throws(NetfilterError) {
         let sent = mnl_socket_sendto(handle, bytes.baseAddress, bytes.count)
         guard sent >= 0 else { throw .system(call: "sendmsg", errno: errno, context: context()) }
@@ -118,7 +129,11 @@ struct NetlinkSocket: ~Copyable {
 
     /// Receives up to `buffer.count / slot` datagrams in one `recvmmsg`, blocking until at least one arrives or
     /// the timeout passes (then returning none). Returns the length of each datagram received.
-    func receive(into buffer: UnsafeMutableRawBufferPointer, slot: Int, timeoutSeconds: Int) throws(NetfilterError) -> [Int] {
+    func receive(
+        into buffer: UnsafeMutableRawBufferPointer,
+        slot: Int,
+        timeoutSeconds: Int
+    ) throws(NetfilterError) -> [Int] {
         let count = buffer.count / slot
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         _ = setsockopt(fileDescriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -176,7 +191,8 @@ extension NetlinkSocket {
 
 /// Walks the netlink messages in one datagram.
 func forEachMessage(
-    in datagram: UnsafeRawBufferPointer, _ body: (UnsafePointer<nlmsghdr>) throws(NetfilterError) -> Void
+    in datagram: UnsafeRawBufferPointer,
+    _ body: (UnsafePointer<nlmsghdr>) throws(NetfilterError) -> Void
 ) throws(NetfilterError) {
     var offset = 0
     let header = Int(CNetfilter_NLMSG_HDRLEN())

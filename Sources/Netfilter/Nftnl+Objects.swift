@@ -93,7 +93,9 @@ struct NftnlChain: ~Copyable {
 
     deinit { nftnl_chain_free(handle) }
 
-    func set(_ attribute: some NftnlAttribute, u32 value: UInt32) { nftnl_chain_set_u32(handle, attr(attribute), value) }
+    func set(_ attribute: some NftnlAttribute, u32 value: UInt32) {
+        nftnl_chain_set_u32(handle, attr(attribute), value)
+    }
     func set(_ attribute: some NftnlAttribute, s32 value: Int32) { nftnl_chain_set_s32(handle, attr(attribute), value) }
     func set(_ attribute: some NftnlAttribute, string: String) { nftnl_chain_set_str(handle, attr(attribute), string) }
     func set(_ attribute: some NftnlAttribute, bytes: [UInt8]) {
@@ -113,7 +115,9 @@ struct NftnlTable: ~Copyable {
 
     deinit { nftnl_table_free(handle) }
 
-    func set(_ attribute: some NftnlAttribute, u32 value: UInt32) { nftnl_table_set_u32(handle, attr(attribute), value) }
+    func set(_ attribute: some NftnlAttribute, u32 value: UInt32) {
+        nftnl_table_set_u32(handle, attr(attribute), value)
+    }
     func set(_ attribute: some NftnlAttribute, string: String) { nftnl_table_set_str(handle, attr(attribute), string) }
     func set(_ attribute: some NftnlAttribute, bytes: [UInt8]) {
         bytes.withUnsafeBytes { raw in

@@ -1,11 +1,13 @@
 import ArgumentParser
+import Foundation
 import Netfilter
 
 /// `kproxy cleanup`: removes what kproxy programmed, the `ip kproxy` and `ip6 kproxy` tables, and nothing
 /// else. The daemon leaves its rules in place on exit so a restart has no traffic gap; this is the way out.
 struct Cleanup: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Delete kproxy's nftables tables (ip and ip6 \"kproxy\"); other tables are left alone.")
+        abstract: "Delete kproxy's nftables tables (ip and ip6 \"kproxy\"); other tables are left alone."
+    )
 
     @Option(help: "Clean up inside this network namespace (a name under /run/netns, or a path).")
     var netns: String?
@@ -23,7 +25,9 @@ struct Cleanup: ParsableCommand {
                 print("deleted " + deleted.map { "table \($0) \(table)" }.joined(separator: ", "))
             }
         } catch {
-            throw ValidationError("cleanup failed: \(error.description)")
+            // A runtime failure (no permission, no such namespace), not a usage error: no usage text.
+            FileHandle.standardError.write(Data("kproxy cleanup: \(error.description)\n".utf8))
+            throw ExitCode.failure
         }
     }
 }

@@ -115,7 +115,8 @@ struct Rules: ParsableCommand {
         do {
             try NetfilterClient(netns: netns).apply(transaction)
         } catch {
-            throw ValidationError("programming the rules failed: \(error.description)")
+            warn("kproxy rules --apply: \(error.description)")
+            throw ExitCode.failure
         }
         let chains = ruleset.tables.reduce(0) { $0 + $1.chains.count }
         let sets = ruleset.tables.reduce(0) { $0 + $1.sets.count }

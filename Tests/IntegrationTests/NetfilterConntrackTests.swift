@@ -9,8 +9,10 @@ import Testing
 /// UDP flows pinned by conntrack to a backend that stopped serving are deleted over ctnetlink, driven by
 /// the daemon's ``StaleFlowFilter``, so the client's next datagram reaches a live backend.
 @Suite(
-    "Netfilter conntrack cleanup", .serialized,
-    .enabled(if: NetfilterEnvironment.available, NetfilterEnvironment.skipReason))
+    "Netfilter conntrack cleanup",
+    .serialized,
+    .enabled(if: NetfilterEnvironment.available, NetfilterEnvironment.skipReason)
+)
 struct NetfilterConntrackTests {
     static let dns = NetfilterTrafficTests.port("dns", "10.96.0.14", port: 53, proto: .udp)
 
@@ -41,13 +43,18 @@ struct NetfilterConntrackTests {
         func clean(_ filter: StaleFlowFilter) throws -> [ConntrackEntry] {
             try conntrack.deleteUDPEntries {
                 filter.isStale(
-                    originalDestination: $0.originalDestination, port: $0.originalDestinationPort,
-                    replySource: $0.replySource)
+                    originalDestination: $0.originalDestination,
+                    port: $0.originalDestinationPort,
+                    replySource: $0.replySource
+                )
             }
         }
 
         _ = try sync([NetfilterTrafficTests.pod(1, port: 5353)])
-        #expect(try topology.udp("10.96.0.14", port: 53, payload: "a", from: topology.client, sourcePort: 40000) == "pod-2 a")
+        #expect(
+            try topology.udp("10.96.0.14", port: 53, payload: "a", from: topology.client, sourcePort: 40000)
+                == "pod-2 a"
+        )
         #expect(try Self.replySources(topology) == [TrafficTopology.podIP(1)])
 
         // pod-2 stops serving; the flow stays pinned to it until cleaned.
@@ -56,7 +63,10 @@ struct NetfilterConntrackTests {
         let deleted = try clean(moved)
         #expect(deleted.map(\.replySource) == [IPAddress(TrafficTopology.podIP(1))!])
         #expect(try Self.replySources(topology) == [])
-        #expect(try topology.udp("10.96.0.14", port: 53, payload: "b", from: topology.client, sourcePort: 40000) == "pod-3 b")
+        #expect(
+            try topology.udp("10.96.0.14", port: 53, payload: "b", from: topology.client, sourcePort: 40000)
+                == "pod-3 b"
+        )
 
         // A Service that went to zero endpoints has its flows cleared too; nothing else is touched.
         let empty = try sync([])

@@ -8,8 +8,10 @@ import Testing
 /// each applied as the sync planner's diff in one namespace, ends where one full apply of the final state
 /// ends in another.
 @Suite(
-    "Netfilter incremental syncs", .serialized,
-    .enabled(if: NetfilterEnvironment.available, NetfilterEnvironment.skipReason))
+    "Netfilter incremental syncs",
+    .serialized,
+    .enabled(if: NetfilterEnvironment.available, NetfilterEnvironment.skipReason)
+)
 struct NetfilterIncrementalTests {
     /// SplitMix64, so a failing sequence can be replayed from its seed.
     struct Random: RandomNumberGenerator {
@@ -27,8 +29,12 @@ struct NetfilterIncrementalTests {
     static func randomPort(_ index: Int, using random: inout Random) -> (ServicePortInfo, [ServiceEndpoint]) {
         let proto: TransportProtocol = [.tcp, .tcp, .udp, .sctp].randomElement(using: &random)!
         var info = Fixtures.port(
-            "ns\(index % 3)", "svc\(index)", port: UInt16(80 + index % 5), proto: proto,
-            clusterIPs: ["172.30.\(index / 250).\(index % 250 + 1)"])
+            "ns\(index % 3)",
+            "svc\(index)",
+            port: UInt16(80 + index % 5),
+            proto: proto,
+            clusterIPs: ["172.30.\(index / 250).\(index % 250 + 1)"]
+        )
         if Bool.random(using: &random) {
             info.type = .nodePort
             info.nodePort = UInt16(30000 + index)
@@ -39,8 +45,12 @@ struct NetfilterIncrementalTests {
         let count = Int.random(in: 0...4, using: &random)
         let endpoints = (0..<count).map { endpoint in
             Fixtures.ep(
-                "10.180.\(index % 250).\(endpoint + 1)", 8080, ready: Int.random(in: 0..<5, using: &random) != 0,
-                terminating: Int.random(in: 0..<6, using: &random) == 0, local: Bool.random(using: &random))
+                "10.180.\(index % 250).\(endpoint + 1)",
+                8080,
+                ready: Int.random(in: 0..<5, using: &random) != 0,
+                terminating: Int.random(in: 0..<6, using: &random) == 0,
+                local: Bool.random(using: &random)
+            )
         }
         return (info, endpoints)
     }

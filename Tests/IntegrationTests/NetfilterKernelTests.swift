@@ -3,7 +3,11 @@ import Netfilter
 import RuleSynth
 import Testing
 
-@Suite("Netfilter against the kernel", .serialized, .enabled(if: NetfilterEnvironment.available, NetfilterEnvironment.skipReason))
+@Suite(
+    "Netfilter against the kernel",
+    .serialized,
+    .enabled(if: NetfilterEnvironment.available, NetfilterEnvironment.skipReason)
+)
 struct NetfilterKernelTests {
     /// A batch that fails in the middle changes nothing: the kernel aborts the whole transaction.
     @Test func failedBatchLeavesThePreviousRulesetByteForByte() throws {
@@ -17,8 +21,18 @@ struct NetfilterKernelTests {
             .flushChain(.ip, table: "kproxy", chain: "services"),
             .addChain(.ip, table: "kproxy", Chain(name: "service-new")),
             .addRule(.ip, table: "kproxy", chain: "service-new", Rule([.counter])),
-            .addElements(.ip, table: "kproxy", set: "cluster-ips", [SetElement(key: [.address(HandBuiltRuleset.address("10.96.9.9"))])]),
-            .addRule(.ip, table: "kproxy", chain: "services", Rule([.immediate(.verdict(.jump("no-such-chain")), dest: .verdict)])),
+            .addElements(
+                .ip,
+                table: "kproxy",
+                set: "cluster-ips",
+                [SetElement(key: [.address(HandBuiltRuleset.address("10.96.9.9"))])]
+            ),
+            .addRule(
+                .ip,
+                table: "kproxy",
+                chain: "services",
+                Rule([.immediate(.verdict(.jump("no-such-chain")), dest: .verdict)])
+            ),
             .deleteChain(.ip, table: "kproxy", chain: "service-def"),
             .deleteSet(.ip, table: "kproxy", set: "backends", isMap: true),
         ])
@@ -41,10 +55,12 @@ struct NetfilterKernelTests {
         try client.apply(HandBuiltRuleset.transaction)
 
         let table = try #require(try client.table(.ip, named: "kproxy"))
-        #expect(Set(table.chains.keys) == [
-            "nat-prerouting", "nat-postrouting", "filter-input", "firewall-check", "services", "service-abc",
-            "service-def",
-        ])
+        #expect(
+            Set(table.chains.keys) == [
+                "nat-prerouting", "nat-postrouting", "filter-input", "firewall-check", "services", "service-abc",
+                "service-def",
+            ]
+        )
         #expect(table.chains["services"]?.ruleCount == 3)
         #expect(table.chains["service-abc"]?.ruleCount == 7)
         #expect(table.chains["nat-prerouting"]?.hook == Hook.prerouting.number)

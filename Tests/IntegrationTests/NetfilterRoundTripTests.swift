@@ -5,8 +5,10 @@ import Testing
 /// Every ruleset kproxy programs over netlink must list exactly as `nft -f` of its rendered text lists:
 /// operators debug with `nft list ruleset`, and the dry-run text must mean what the daemon programs.
 @Suite(
-    "Netfilter round trip against nft", .serialized,
-    .enabled(if: NetfilterEnvironment.available, NetfilterEnvironment.skipReason))
+    "Netfilter round trip against nft",
+    .serialized,
+    .enabled(if: NetfilterEnvironment.available, NetfilterEnvironment.skipReason)
+)
 struct NetfilterRoundTripTests {
     /// Programs `transaction` over netlink in one namespace and `text` with nft in another, and compares
     /// both the listings and the bytecode.

@@ -8,8 +8,10 @@ import Testing
 /// The full sync of a large cluster goes to the kernel as one atomic batch, and a one-Service change on top
 /// of it as a small one.
 @Suite(
-    "Netfilter at scale", .serialized,
-    .enabled(if: NetfilterEnvironment.available, NetfilterEnvironment.skipReason))
+    "Netfilter at scale",
+    .serialized,
+    .enabled(if: NetfilterEnvironment.available, NetfilterEnvironment.skipReason)
+)
 struct NetfilterScaleTests {
     /// `services` ClusterIP Services of 10 endpoints each (every tenth of the first 2,000 a NodePort).
     static func synthesizer(services: Int) -> RuleSynthesizer {
@@ -23,7 +25,9 @@ struct NetfilterScaleTests {
     static func port(_ index: Int) -> ServicePortInfo {
         var info = ServicePortInfo(
             name: ServicePortName(namespace: "ns-\(index % 100)", name: "svc-\(index)", port: "http", protocol: .tcp),
-            port: 80, clusterIPs: [.v4(0x0A60_0001 &+ UInt32(index))])
+            port: 80,
+            clusterIPs: [.v4(0x0A60_0001 &+ UInt32(index))]
+        )
         if index < 2000, index % 10 == 0 {
             info.type = .nodePort
             info.nodePort = UInt16(30000 + index / 10)
@@ -34,9 +38,14 @@ struct NetfilterScaleTests {
     static func endpoints(_ index: Int, generation: UInt32 = 0) -> [ServiceEndpoint] {
         (0..<10).map { position in
             ServiceEndpoint(
-                address: .v4(0x0A80_0000 &+ UInt32(index * 10 + position) &+ generation << 20), port: 8080,
-                ready: true, serving: true, terminating: false, nodeName: position == 0 ? "node1" : "node2",
-                zoneHints: [])
+                address: .v4(0x0A80_0000 &+ UInt32(index * 10 + position) &+ generation << 20),
+                port: 8080,
+                ready: true,
+                serving: true,
+                terminating: false,
+                nodeName: position == 0 ? "node1" : "node2",
+                zoneHints: []
+            )
         }
     }
 
@@ -66,6 +75,7 @@ struct NetfilterScaleTests {
         print(
             "10k Services: synthesis \(synthesis), full sync \(batch.messages.count) messages / \(batch.bytes.count) "
                 + "bytes sent and acknowledged in \(full), read back in \(readback); one-Service change of "
-                + "\(change.transaction.operations.count) operations in \(one)")
+                + "\(change.transaction.operations.count) operations in \(one)"
+        )
     }
 }

@@ -1,8 +1,8 @@
 import ClusterModel
 import Foundation
+import Glibc
 import KubeModel
 import RuleSynth
-import Glibc
 import Testing
 
 /// Whether the kernel tests can run: they need root (network namespaces, nftables) and the `nft` binary.
@@ -36,8 +36,10 @@ func run(_ arguments: [String], input: String? = nil) throws -> String {
     process.waitUntilExit()
     guard process.terminationStatus == 0 else {
         throw CommandError(
-            command: arguments.joined(separator: " "), status: process.terminationStatus,
-            stderr: String(decoding: errorText, as: UTF8.self))
+            command: arguments.joined(separator: " "),
+            status: process.terminationStatus,
+            stderr: String(decoding: errorText, as: UTF8.self)
+        )
     }
     return String(decoding: outputData, as: UTF8.self)
 }
@@ -152,9 +154,12 @@ enum DemoCluster {
         .appendingPathComponent("../../deploy/examples/demo-config.yaml").standardized.path
 
     static let node = NodeConfig(
-        nodeName: "node-a", nodeIPs: [IPAddress("10.0.0.11")!, IPAddress("fd00::11")!],
+        nodeName: "node-a",
+        nodeIPs: [IPAddress("10.0.0.11")!, IPAddress("fd00::11")!],
         nodePortAddresses: [CIDR("10.0.0.11/32")!, CIDR("fd00::11/128")!],
-        clusterCIDRs: [CIDR("10.244.0.0/16")!, CIDR("fd00:10:244::/56")!], zone: "zone-a")
+        clusterCIDRs: [CIDR("10.244.0.0/16")!, CIDR("fd00:10:244::/56")!],
+        zone: "zone-a"
+    )
 
     static func snapshot() throws -> ClusterSnapshot {
         let load = try ManifestLoader.load(directory: directory)

@@ -58,8 +58,11 @@ final class TrafficTopology: @unchecked Sendable {
         try link(node: "vc", nodeAddress: "\(Self.nodeIP)/24", peer: client, peerAddress: "\(Self.clientIP)/24")
         for (index, pod) in pods.enumerated() {
             try link(
-                node: "vp\(index + 1)", nodeAddress: "10.244.\(index + 1).1/24", peer: pod,
-                peerAddress: "\(Self.podIP(index))/24")
+                node: "vp\(index + 1)",
+                nodeAddress: "10.244.\(index + 1).1/24",
+                peer: pod,
+                peerAddress: "\(Self.podIP(index))/24"
+            )
         }
         for (index, pod) in pods.enumerated() {
             let process = Process()
@@ -84,7 +87,9 @@ final class TrafficTopology: @unchecked Sendable {
 
     /// A veth pair from the node to `peer`, whose default route points back at the node.
     private func link(node name: String, nodeAddress: String, peer: ScratchNamespace, peerAddress: String) throws {
-        try run(["ip", "-n", node.name, "link", "add", name, "type", "veth", "peer", "name", "eth0", "netns", peer.name])
+        try run([
+            "ip", "-n", node.name, "link", "add", name, "type", "veth", "peer", "name", "eth0", "netns", peer.name,
+        ])
         try run(["ip", "-n", node.name, "addr", "add", nodeAddress, "dev", name])
         try run(["ip", "-n", node.name, "link", "set", name, "up"])
         try run(["ip", "-n", peer.name, "addr", "add", peerAddress, "dev", "eth0"])
@@ -114,7 +119,12 @@ final class TrafficTopology: @unchecked Sendable {
 
     /// Fetches `url` `count` times from `from`, returning each answer and how long the whole run took. One
     /// shell loop, so sixty requests cost one process start.
-    func fetch(_ url: String, from namespace: ScratchNamespace, count: Int = 1, timeout: Double = 1) throws
+    func fetch(
+        _ url: String,
+        from namespace: ScratchNamespace,
+        count: Int = 1,
+        timeout: Double = 1
+    ) throws
         -> (answers: [Answer], seconds: Double)
     {
         let script = """
@@ -133,7 +143,11 @@ final class TrafficTopology: @unchecked Sendable {
 
     /// Sends one UDP datagram (from `sourcePort`, or any) and returns the answer, or nil after a second.
     func udp(
-        _ address: String, port: Int, payload: String, from namespace: ScratchNamespace, sourcePort: Int = 0
+        _ address: String,
+        port: Int,
+        payload: String,
+        from namespace: ScratchNamespace,
+        sourcePort: Int = 0
     ) throws -> String? {
         let script = """
             import socket, sys

@@ -9,8 +9,10 @@ import Testing
 /// client and three pods, with the demo cluster's kinds of Services. One topology serves every check
 /// (building it costs more than all the checks together).
 @Suite(
-    "Netfilter with real traffic", .serialized,
-    .enabled(if: NetfilterEnvironment.available, NetfilterEnvironment.skipReason))
+    "Netfilter with real traffic",
+    .serialized,
+    .enabled(if: NetfilterEnvironment.available, NetfilterEnvironment.skipReason)
+)
 struct NetfilterTrafficTests {
     @Test func demoServicesCarryRealTraffic() throws {
         let topology = try TrafficTopology()
@@ -29,24 +31,38 @@ struct NetfilterTrafficTests {
     }
 
     static let node = NodeConfig(
-        nodeName: "node-a", nodeIPs: [IPAddress(TrafficTopology.nodeIP)!],
-        nodePortAddresses: [CIDR("\(TrafficTopology.nodeIP)/32")!], clusterCIDRs: [CIDR("10.244.0.0/16")!])
+        nodeName: "node-a",
+        nodeIPs: [IPAddress(TrafficTopology.nodeIP)!],
+        nodePortAddresses: [CIDR("\(TrafficTopology.nodeIP)/32")!],
+        clusterCIDRs: [CIDR("10.244.0.0/16")!]
+    )
 
     static func port(
-        _ name: String, _ clusterIP: String, port: UInt16 = 80, proto: TransportProtocol = .tcp,
+        _ name: String,
+        _ clusterIP: String,
+        port: UInt16 = 80,
+        proto: TransportProtocol = .tcp,
         configure: (inout ServicePortInfo) -> Void = { _ in }
     ) -> ServicePortInfo {
         var info = ServicePortInfo(
-            name: ServicePortName(namespace: "demo", name: name, port: "p\(port)", protocol: proto), port: port,
-            clusterIPs: [IPAddress(clusterIP)!])
+            name: ServicePortName(namespace: "demo", name: name, port: "p\(port)", protocol: proto),
+            port: port,
+            clusterIPs: [IPAddress(clusterIP)!]
+        )
         configure(&info)
         return info
     }
 
     static func pod(_ index: Int, port: UInt16 = 8080, local: Bool = true, ready: Bool = true) -> ServiceEndpoint {
         ServiceEndpoint(
-            address: IPAddress(TrafficTopology.podIP(index))!, port: port, ready: ready, serving: ready,
-            terminating: false, nodeName: local ? "node-a" : "node-b", zoneHints: [])
+            address: IPAddress(TrafficTopology.podIP(index))!,
+            port: port,
+            ready: ready,
+            serving: ready,
+            terminating: false,
+            nodeName: local ? "node-a" : "node-b",
+            zoneHints: []
+        )
     }
 
     /// The demo-style Services this suite exercises.
@@ -54,8 +70,14 @@ struct NetfilterTrafficTests {
         let all = (0..<3).map { pod($0) }
         // Never picked: if it were, requests to it would fail.
         let unready = ServiceEndpoint(
-            address: IPAddress("10.244.9.9")!, port: 8080, ready: false, serving: false, terminating: false,
-            nodeName: "node-a", zoneHints: [])
+            address: IPAddress("10.244.9.9")!,
+            port: 8080,
+            ready: false,
+            serving: false,
+            terminating: false,
+            nodeName: "node-a",
+            zoneHints: []
+        )
         return [
             (
                 port("web", "10.96.0.10") {
@@ -113,7 +135,11 @@ struct Checks {
     }
 
     func nodePortAnswersOnTheNodeIP() throws {
-        let (answers, _) = try topology.fetch("http://\(TrafficTopology.nodeIP):30080/", from: topology.client, count: 10)
+        let (answers, _) = try topology.fetch(
+            "http://\(TrafficTopology.nodeIP):30080/",
+            from: topology.client,
+            count: 10
+        )
         #expect(answers.allSatisfy { $0.body?.hasPrefix("pod-") == true })
     }
 

@@ -24,9 +24,13 @@ import Testing
                 let length = Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
                 result.append(
                     Header(
-                        length: length, type: raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt16.self),
+                        length: length,
+                        type: raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt16.self),
                         flags: raw.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self),
-                        sequence: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self), offset: offset))
+                        sequence: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self),
+                        offset: offset
+                    )
+                )
                 offset += (length + 3) & ~3
             }
         }
@@ -49,9 +53,12 @@ import Testing
         #expect(headers.map(\.sequence) == [100, 101, 102, 103, 104])
         #expect(batch.lastSequence == 104)
         let subsystem = UInt16(NFNL_SUBSYS_NFTABLES) << 8
-        #expect(headers[1..<4].map(\.type) == [NFT_MSG_NEWTABLE, NFT_MSG_NEWCHAIN, NFT_MSG_NEWRULE].map {
-            subsystem | UInt16($0.rawValue)
-        })
+        #expect(
+            headers[1..<4].map(\.type)
+                == [NFT_MSG_NEWTABLE, NFT_MSG_NEWCHAIN, NFT_MSG_NEWRULE].map {
+                    subsystem | UInt16($0.rawValue)
+                }
+        )
         for header in headers[1..<4] {
             #expect(header.flags & UInt16(NLM_F_ACK) != 0)
             #expect(header.flags & UInt16(NLM_F_REQUEST) != 0)
@@ -74,9 +81,13 @@ import Testing
     @Test func splitsLargeElementListsBelowTheNestLimit() throws {
         let elements = (0..<20_000).map { index in
             SetElement(
-                key: [.address(IPAddress(bytes: [10, 96, UInt8(index >> 8), UInt8(index & 0xff)])!), .proto(.tcp), .port(80)],
+                key: [
+                    .address(IPAddress(bytes: [10, 96, UInt8(index >> 8), UInt8(index & 0xff)])!), .proto(.tcp),
+                    .port(80),
+                ],
                 data: .verdict(.goto("service-\(index)-a-long-chain-name-like-kube-proxy-uses/ns/name/tcp/http")),
-                comment: "namespace/service-\(index):http")
+                comment: "namespace/service-\(index):http"
+            )
         }
         let transaction = Transaction([.addElements(.ip, table: "kproxy", set: "service-ips", elements)])
         let batch = try NetlinkBatch(transaction)
@@ -93,7 +104,11 @@ import Testing
     @Test func refusesCommentsNftWouldRefuse() {
         let rule = Rule([.counter], comment: String(repeating: "x", count: 129))
         let transaction = Transaction([.addRule(.ip, table: "kproxy", chain: "services", rule)])
-        #expect(throws: NetfilterError.invalid("add rule ip kproxy services comment \"\(rule.comment!)\": comment longer than 128 bytes")) {
+        #expect(
+            throws: NetfilterError.invalid(
+                "add rule ip kproxy services comment \"\(rule.comment!)\": comment longer than 128 bytes"
+            )
+        ) {
             try NetlinkBatch(transaction)
         }
     }

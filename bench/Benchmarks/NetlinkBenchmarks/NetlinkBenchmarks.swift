@@ -12,13 +12,33 @@ import Synchronization
 /// Needs root. The netlink side includes encoding the transaction; the nft side includes only nft (the text
 /// is rendered beforehand), so the comparison is the two mechanisms from the same `Transaction`.
 let benchmarks: @Sendable () -> Void = {
+    // Encoding alone (no kernel, no root): the user-space share of the netlink full sync.
+    Benchmark(
+        "Encode full ruleset as a netlink batch, 10k Services x 10 endpoints",
+        configuration: .init(
+            metrics: [.wallClock, .mallocCountTotal],
+            timeUnits: .milliseconds,
+            warmupIterations: 1,
+            maxDuration: .seconds(30),
+            maxIterations: 10
+        )
+    ) { benchmark in
+        let transaction = SyncPlanner.fullSync(Fixture.shared(10_000).synthesizer.ruleset)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { blackHole(try NetlinkBatch(transaction)) }
+    }
+
     guard geteuid() == 0 else {
         print("NetlinkBenchmarks: skipped, programming nftables in scratch namespaces needs root")
         return
     }
     Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .cpuTotal, .peakMemoryResident], timeUnits: .milliseconds, warmupIterations: 1,
-        maxDuration: .seconds(60), maxIterations: 10)
+        metrics: [.wallClock, .cpuTotal, .peakMemoryResident],
+        timeUnits: .milliseconds,
+        warmupIterations: 1,
+        maxDuration: .seconds(60),
+        maxIterations: 10
+    )
 
     for size in [1_000, 10_000] {
         let iterations = size >= 10_000 ? 5 : 20
@@ -101,7 +121,9 @@ func run(_ arguments: [String]) throws {
     let message = errors.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else {
-        throw BenchError(description: "\(arguments.joined(separator: " ")): \(String(decoding: message, as: UTF8.self))")
+        throw BenchError(
+            description: "\(arguments.joined(separator: " ")): \(String(decoding: message, as: UTF8.self))"
+        )
     }
 }
 
