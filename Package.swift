@@ -83,5 +83,15 @@ let package = Package(
             dependencies: ["ClusterDNS", "KubeModel", "ClusterModel", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
+        // IntegrationTests (DNS: dig and the real glibc resolver against kproxy)
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "ClusterDNS", "ClusterModel", "KubeModel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
     ]
 )
