@@ -1,4 +1,5 @@
 import Metrics
+import Synchronization
 
 /// DNS metrics under `kproxy_dns_`, recorded through swift-metrics; the daemon exports them with
 /// swift-prometheus next to the proxy's.
@@ -10,14 +11,16 @@ public struct DNSMetrics: Sendable {
     public let forwardRejected = Counter(label: "kproxy_dns_forward_max_concurrent_rejects_total")
     public let tcpConnectionsRejected = Counter(label: "kproxy_dns_tcp_connections_rejected_total")
 
+    /// Counters by (type, rcode, transport), made once: building a counter goes through the metrics
+    /// factory's lock, which the per-query path should not pay each time.
+    private let queryCounters = QueryCounters()
+
     public init() {}
 
     /// One answered query, labelled as CoreDNS's `coredns_dns_responses_total` is (by type and rcode).
     public func recordQuery(type: RecordType, rcode: ResponseCode, transport: Transport) {
-        Counter(
-            label: "kproxy_dns_queries_total",
-            dimensions: [("type", Self.typeLabel(type)), ("rcode", rcode.description), ("proto", transport.rawValue)]
-        ).increment()
+        let rcodeLabel = rcode.description.hasPrefix("RCODE") ? "other" : rcode.description
+        queryCounters.counter(type: Self.typeLabel(type), rcode: rcodeLabel, transport: transport).increment()
     }
 
     /// 1 while the upstream answers, 0 while it is marked down.
@@ -36,5 +39,28 @@ public struct DNSMetrics: Sendable {
     static func typeLabel(_ type: RecordType) -> String {
         let description = type.description
         return description.hasPrefix("TYPE") ? "other" : description
+    }
+}
+
+private final class QueryCounters: Sendable {
+    private struct Key: Hashable {
+        var type: String
+        var rcode: String
+        var transport: Transport
+    }
+
+    private let counters = Mutex<[Key: Counter]>([:])
+
+    func counter(type: String, rcode: String, transport: Transport) -> Counter {
+        let key = Key(type: type, rcode: rcode, transport: transport)
+        return counters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = Counter(
+                label: "kproxy_dns_queries_total",
+                dimensions: [("type", type), ("rcode", rcode), ("proto", transport.rawValue)]
+            )
+            counters[key] = counter
+            return counter
+        }
     }
 }

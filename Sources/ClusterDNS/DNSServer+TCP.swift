@@ -1,11 +1,15 @@
 import KubeModel
 import NIOCore
 import NIOPosix
+import Synchronization
 
 extension DNSServer {
     func bindTCP(host: String, port: Int) async throws -> any Channel {
         let pipeline = self.pipeline
-        let connections = InFlightLimit(configuration.maxTCPConnections)
+        let connections = TCPConnectionTable(
+            total: configuration.maxTCPConnections,
+            perClient: configuration.maxTCPConnectionsPerClient
+        )
         let idleTimeout = configuration.tcpIdleTimeout.timeAmount
         let maxInFlight = configuration.maxQueriesPerTCPConnection
         let metrics = pipeline.metrics
@@ -14,11 +18,13 @@ extension DNSServer {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                guard connections.tryAcquire() else {
+                guard let address = channel.remoteAddress, let client = IPAddress(socketAddress: address),
+                    connections.tryAcquire(for: client)
+                else {
                     metrics.tcpConnectionsRejected.increment()
                     return channel.eventLoop.makeFailedFuture(TooManyTCPConnections())
                 }
-                channel.closeFuture.whenComplete { _ in connections.release() }
+                channel.closeFuture.whenComplete { _ in connections.release(for: client) }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(
@@ -32,6 +38,36 @@ extension DNSServer {
 }
 
 struct TooManyTCPConnections: Error {}
+
+/// Open TCP connections, in total and per client address, so one client cannot take every slot.
+final class TCPConnectionTable: Sendable {
+    private let counts = Mutex<(total: Int, byClient: [IPAddress: Int])>((0, [:]))
+    let total: Int
+    let perClient: Int
+
+    init(total: Int, perClient: Int) {
+        self.total = max(1, total)
+        self.perClient = max(1, perClient)
+    }
+
+    func tryAcquire(for client: IPAddress) -> Bool {
+        counts.withLock { counts in
+            let mine = counts.byClient[client, default: 0]
+            guard counts.total < total, mine < perClient else { return false }
+            counts.total += 1
+            counts.byClient[client] = mine + 1
+            return true
+        }
+    }
+
+    func release(for client: IPAddress) {
+        counts.withLock { counts in
+            counts.total -= 1
+            let mine = counts.byClient[client, default: 1] - 1
+            counts.byClient[client] = mine > 0 ? mine : nil
+        }
+    }
+}
 
 /// Serves one TCP connection: several queries may be in flight and answers go out as they are ready
 /// (RFC 7766 §6.2.1.1 allows out-of-order replies; the ID matches them up).
@@ -81,11 +117,16 @@ final class TCPQueryHandler<Responder: DNSResponder>: ChannelDuplexHandler {
         idleTimer = nil
         inFlight += 1
         let packet = Array(frame.readableBytesView)
-        let pipeline = self.pipeline
-        context.eventLoop.makeFutureWithTask {
-            await pipeline.answer(packet: packet, from: client, transport: .tcp)
-        }.assumeIsolated().whenSuccess { reply in
-            self.finished(context: context, reply: reply)
+        switch pipeline.answerImmediately(packet: packet, from: client, transport: .tcp) {
+        case .reply(let reply):
+            finished(context: context, reply: reply)
+        case .needsResponder(let pending):
+            let pipeline = self.pipeline
+            context.eventLoop.makeFutureWithTask {
+                await pipeline.complete(pending)
+            }.assumeIsolated().whenSuccess { reply in
+                self.finished(context: context, reply: reply)
+            }
         }
     }
 

@@ -86,6 +86,8 @@ public struct DNSServerConfiguration: Sendable, Hashable {
     /// Bytes of a partial query do not count, so trickling one byte at a time does not keep it open.
     public var tcpIdleTimeout: Duration
     public var maxTCPConnections: Int
+    /// Connections one client address may hold, so a single slow or hostile client cannot use them all.
+    public var maxTCPConnectionsPerClient: Int
     /// Queries one TCP connection may have in flight; beyond it kproxy stops reading from it.
     public var maxQueriesPerTCPConnection: Int
     /// UDP queries being answered at once over all sockets; beyond it packets are dropped, and clients
@@ -104,6 +106,7 @@ public struct DNSServerConfiguration: Sendable, Hashable {
         port: Int,
         tcpIdleTimeout: Duration = .seconds(10),
         maxTCPConnections: Int = 256,
+        maxTCPConnectionsPerClient: Int = 32,
         maxQueriesPerTCPConnection: Int = 16,
         maxUDPInFlight: Int = 4096,
         udpSockets: Int = System.coreCount
@@ -112,6 +115,7 @@ public struct DNSServerConfiguration: Sendable, Hashable {
         self.port = port
         self.tcpIdleTimeout = tcpIdleTimeout
         self.maxTCPConnections = maxTCPConnections
+        self.maxTCPConnectionsPerClient = maxTCPConnectionsPerClient
         self.maxQueriesPerTCPConnection = maxQueriesPerTCPConnection
         self.maxUDPInFlight = maxUDPInFlight
         self.udpSockets = max(1, udpSockets)

@@ -33,13 +33,25 @@ public final class ForwardingResponder<Exchanger: UpstreamExchanger>: DNSRespond
 
     public var cachedEntries: Int { cache.withLock { $0.count } }
 
-    public func respond(to query: Message, from client: IPAddress, transport: Transport) async -> Message? {
-        guard isAllowed(client) else { return query.makeResponse(rcode: .refused) }
+    /// Refusals and cache hits; a miss needs the upstreams.
+    public func respondImmediately(
+        to query: Message,
+        from client: IPAddress,
+        transport: Transport
+    )
+        -> ImmediateResponse
+    {
+        guard isAllowed(client) else { return .answered(query.makeResponse(rcode: .refused)) }
         let now = ContinuousClock.now
-        if var hit = cache.withLock({ $0.lookup(query, now: now) }) {
-            metrics.cacheHits.increment()
-            hit.recursionAvailable = true
-            return hit
+        guard var hit = cache.withLock({ $0.lookup(query, now: now) }) else { return .needsSuspension }
+        metrics.cacheHits.increment()
+        hit.recursionAvailable = true
+        return .answered(hit)
+    }
+
+    public func respond(to query: Message, from client: IPAddress, transport: Transport) async -> Message? {
+        if case .answered(let reply) = respondImmediately(to: query, from: client, transport: transport) {
+            return reply
         }
         metrics.cacheMisses.increment()
         do {

@@ -4,11 +4,35 @@
 /// change the case the client sees, and answers must echo the query's case.
 struct WireWriter {
     var bytes: [UInt8] = []
-    /// Suffixes of written names (as slices of their wire form) → offset where the suffix was written.
-    private var suffixes: [ArraySlice<UInt8>: UInt16] = [:]
+    /// Suffixes of written names (slices of their wire form) and the offset each was written at. A list
+    /// while short: a typical message holds a handful of distinct suffixes, and comparing lengths first
+    /// rejects almost every candidate without hashing. Large answers (hundreds of endpoint names) switch
+    /// to a dictionary so encoding stays linear.
+    private var suffixes: [(suffix: ArraySlice<UInt8>, offset: UInt16)] = []
+    private var suffixIndex: [ArraySlice<UInt8>: UInt16]? = nil
+    private static let linearSuffixLimit = 32
 
     init(capacity: Int) {
         bytes.reserveCapacity(capacity)
+    }
+
+    private func pointer(to suffix: ArraySlice<UInt8>) -> UInt16? {
+        if let suffixIndex { return suffixIndex[suffix] }
+        for entry in suffixes where entry.suffix.count == suffix.count && entry.suffix.elementsEqual(suffix) {
+            return entry.offset
+        }
+        return nil
+    }
+
+    private mutating func remember(_ suffix: ArraySlice<UInt8>, at offset: UInt16) {
+        if suffixIndex != nil {
+            suffixIndex![suffix] = offset
+            return
+        }
+        suffixes.append((suffix, offset))
+        if suffixes.count > Self.linearSuffixLimit {
+            suffixIndex = Dictionary(suffixes.map { ($0.suffix, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        }
     }
 
     mutating func u8(_ value: UInt8) { bytes.append(value) }
@@ -33,12 +57,12 @@ struct WireWriter {
         var index = 0
         while index < wire.count {
             let suffix = wire[index...]
-            if compress, let pointer = suffixes[suffix] {
+            if compress, let pointer = pointer(to: suffix) {
                 u16(0xc000 | pointer)
                 return
             }
             // Pointers hold 14 bits of offset; later names cannot point past that.
-            if compress, bytes.count < 0x4000 { suffixes[suffix] = UInt16(bytes.count) }
+            if compress, bytes.count < 0x4000 { remember(suffix, at: UInt16(bytes.count)) }
             let length = Int(wire[index])
             bytes.append(contentsOf: wire[index..<(index + 1 + length)])
             index += 1 + length

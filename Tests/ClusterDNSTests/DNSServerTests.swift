@@ -14,18 +14,18 @@ import Testing
             var reply = query.makeResponse()
             let name = query.questions[0].name
             let count = name == (try! DNSName("big.test")) ? 100 : 1
-            reply.answers = (0..<count).map { ResourceRecord(name: name, ttl: 5, data: .a(.v4(0x0a00_0000 | UInt32($0)))) }
+            reply.answers = (0..<count).map {
+                ResourceRecord(name: name, ttl: 5, data: .a(.v4(0x0a00_0000 | UInt32($0))))
+            }
             if name == (try! DNSName("slow.test")) { try? await Task.sleep(for: .milliseconds(300)) }
             return reply
         }
     }
 
     static func withServer(
-        _ configure: (inout DNSServerConfiguration) -> Void = { _ in },
+        _ configuration: DNSServerConfiguration = DNSServerConfiguration(host: "127.0.0.1", port: 0, udpSockets: 2),
         _ body: (DNSServer<FixedResponder>.Listeners) async throws -> Void
     ) async throws {
-        var configuration = DNSServerConfiguration(host: "127.0.0.1", port: 0, udpSockets: 2)
-        configure(&configuration)
         let server = DNSServer(configuration: configuration, responder: FixedResponder(), logger: Logger(label: "test"))
         let listeners = try await server.bind()
         do {
@@ -48,16 +48,19 @@ import Testing
             let server = try Self.upstream(listeners.udpAddress)
             let small = Message.query(id: 1, name: try DNSName("Small.Test"), type: .a, edns: nil)
             let reply = try Message(
-                decoding: try await exchanger.exchange(small.encoded(), with: server, over: .udp, timeout: .seconds(2)))
+                decoding: try await exchanger.exchange(small.encoded(), with: server, over: .udp, timeout: .seconds(2))
+            )
             #expect(reply.id == 1 && reply.answers.count == 1)
             #expect(reply.answers[0].name.description == "Small.Test.")
 
             let big = Message.query(id: 2, name: try DNSName("big.test"), type: .a, edns: nil)
             let truncated = try Message(
-                decoding: try await exchanger.exchange(big.encoded(), with: server, over: .udp, timeout: .seconds(2)))
+                decoding: try await exchanger.exchange(big.encoded(), with: server, over: .udp, timeout: .seconds(2))
+            )
             #expect(truncated.isTruncated && truncated.answers.isEmpty)
             let full = try Message(
-                decoding: try await exchanger.exchange(big.encoded(), with: server, over: .tcp, timeout: .seconds(2)))
+                decoding: try await exchanger.exchange(big.encoded(), with: server, over: .tcp, timeout: .seconds(2))
+            )
             #expect(!full.isTruncated && full.answers.count == 100)
         }
     }
@@ -67,14 +70,40 @@ import Testing
             let address = try #require(listeners.tcpAddress)
             let slow = Message.query(id: 10, name: try DNSName("slow.test"), type: .a).encoded()
             let fast = Message.query(id: 11, name: try DNSName("fast.test"), type: .a).encoded()
-            let ids = try await Self.tcpSession(to: address, send: Message.tcpFramed(slow) + Message.tcpFramed(fast), expect: 2)
+            let ids = try await Self.tcpSession(
+                to: address,
+                send: Message.tcpFramed(slow) + Message.tcpFramed(fast),
+                expect: 2
+            )
             // The fast answer does not wait behind the slow one.
             #expect(ids == [11, 10])
         }
     }
 
+    @Test func aMaximalGarbageFrameGetsFormErrAndTheConnectionGoesOn() async throws {
+        try await Self.withServer { listeners in
+            let address = try #require(listeners.tcpAddress)
+            var generator = SplitMix64(seed: 7)
+            // 65535 bytes: a query header (ID 0x0bad, 1 question) followed by one endless run of labels.
+            var garbage: [UInt8] = [0x0b, 0xad, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
+            while garbage.count < 65535 {
+                garbage += [63] + (0..<63).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            }
+            garbage = Array(garbage.prefix(65535))
+            let valid = Message.query(id: 12, name: try DNSName("after.test"), type: .a).encoded()
+            let ids = try await Self.tcpSession(
+                to: address,
+                send: Message.tcpFramed(garbage) + Message.tcpFramed(valid),
+                expect: 2
+            )
+            #expect(Set(ids) == [0x0bad, 12])
+        }
+    }
+
     @Test func closesIdleAndTricklingConnections() async throws {
-        try await Self.withServer({ $0.tcpIdleTimeout = .milliseconds(200) }) { listeners in
+        try await Self.withServer(
+            DNSServerConfiguration(host: "127.0.0.1", port: 0, tcpIdleTimeout: .milliseconds(200))
+        ) { listeners in
             let address = try #require(listeners.tcpAddress)
             let start = ContinuousClock.now
             let channel = try await Self.connect(to: address)
@@ -93,8 +122,38 @@ import Testing
         }
     }
 
+    @Test func capsTCPConnectionsPerClient() async throws {
+        try await Self.withServer(
+            DNSServerConfiguration(host: "127.0.0.1", port: 0, maxTCPConnections: 10, maxTCPConnectionsPerClient: 1)
+        ) { listeners in
+            let address = try #require(listeners.tcpAddress)
+            let held = try await Self.connect(to: address)
+            try await Task.sleep(for: .milliseconds(50))
+            let second = try await Self.connect(to: address)
+            try await second.executeThenClose { inbound, _ in
+                for try await _ in inbound {}  // closed by the server: 127.0.0.1 already holds its one slot
+            }
+            // Another client address still gets in.
+            let other = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(to: try SocketAddress(ipAddress: "127.0.0.2", port: 0))
+                .connect(to: address) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            let query = Message.query(id: 4, name: try DNSName("b.test"), type: .a).encoded()
+            try await other.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(bytes: Message.tcpFramed(query)))
+                var iterator = inbound.makeAsyncIterator()
+                #expect(try await iterator.next() != nil)
+            }
+            try await held.channel.close()
+        }
+    }
+
     @Test func capsTCPConnections() async throws {
-        try await Self.withServer({ $0.maxTCPConnections = 2 }) { listeners in
+        try await Self.withServer(DNSServerConfiguration(host: "127.0.0.1", port: 0, maxTCPConnections: 2)) {
+            listeners in
             let address = try #require(listeners.tcpAddress)
             let held = [try await Self.connect(to: address), try await Self.connect(to: address)]
             try await Task.sleep(for: .milliseconds(50))

@@ -125,6 +125,28 @@ func name(_ text: String) -> DNSName {
         #expect(try Message(decoding: bytes) == message)
     }
 
+    @Test func largeAnswersWithManyDistinctNamesRoundTrip() throws {
+        let service = name("headless.default.svc.cluster.local")
+        var message = Message.query(id: 1, name: service, type: .srv).makeResponse()
+        message.answers = (0..<300).map {
+            ResourceRecord(
+                name: service,
+                ttl: 5,
+                data: .srv(
+                    SRV(priority: 0, weight: 1, port: 80, target: name("ep-\($0).headless.default.svc.cluster.local"))
+                )
+            )
+        }
+        message.additionals = (0..<300).map {
+            ResourceRecord(name: name("ep-\($0).headless.default.svc.cluster.local"), ttl: 5, data: .a(.v4(UInt32($0))))
+        }
+        let bytes = message.encoded()
+        #expect(try Message(decoding: bytes) == message)
+        // Each additional owner compresses to its label plus a pointer to the shared service suffix.
+        let uncompressedOwners = 300 * (name("ep-100.headless.default.svc.cluster.local").wireLength)
+        #expect(bytes.count < message.answers.count * 60 + uncompressedOwners)
+    }
+
     @Test func compressionKeepsTheCaseOfEachName() throws {
         var message = Message.query(id: 1, name: name("WEB.default.svc.cluster.local"), type: .cname).makeResponse()
         message.answers = [
