@@ -83,23 +83,14 @@ let package = Package(
             dependencies: ["ClusterDNS", "KubeModel", "ClusterModel", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
-        // IntegrationTests (DNS: dig and the real glibc resolver against kproxy)
+        // IntegrationTests (DNS: dig, glibc, forwarding)
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "ClusterDNS", "ClusterModel", "KubeModel",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
-        .testTarget(
-            name: "IntegrationTests",
-            dependencies: [
-                "ClusterDNS", "KubeModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
