@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "KubeModel", targets: ["KubeModel"]),
         .library(name: "ClusterModel", targets: ["ClusterModel"]),
         .library(name: "RuleSynth", targets: ["RuleSynth"]),
+        .library(name: "ClusterDNS", targets: ["ClusterDNS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -32,7 +33,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "RuleSynth", dependencies: ["KubeModel", "ClusterModel"], swiftSettings: strict),
+        .target(
+            name: "RuleSynth",
+            dependencies: [
+                "KubeModel", "ClusterModel", .product(name: "HashTreeCollections", package: "swift-collections"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "Daemon",
             dependencies: [
@@ -50,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "kproxy",
             dependencies: [
-                "KubeModel", "ClusterModel",
+                "KubeModel", "ClusterModel", "RuleSynth", "Daemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "ClusterDNS", .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -65,6 +72,10 @@ let package = Package(
             dependencies: ["Daemon", .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strict
         ),
+        // RuleSynth
+        .testTarget(
+            name: "RuleSynthTests", dependencies: ["RuleSynth", "ClusterModel", "KubeModel"],
+            exclude: ["Golden"], swiftSettings: strict),
         // ClusterDNS
         .target(
             name: "ClusterDNS",
@@ -83,11 +94,11 @@ let package = Package(
             dependencies: ["ClusterDNS", "KubeModel", "ClusterModel", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
-        // IntegrationTests (DNS: dig, glibc, forwarding)
+        // IntegrationTests (DNS: dig, glibc, forwarding; RuleSynth)
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "ClusterDNS", "ClusterModel", "KubeModel",
+                "ClusterDNS", "ClusterModel", "KubeModel", "RuleSynth",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

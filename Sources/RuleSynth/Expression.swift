@@ -47,7 +47,14 @@ public struct Register: Hashable, Sendable, Comparable, CustomStringConvertible 
 
     /// The register that starts `bytes` after this one (bytes rounded up to 4), as concatenations lay out.
     public func advanced(byBytes bytes: UInt32) -> Register {
-        Register.r32(slot + (bytes + 3) / 4)
+        Register.atSlot(slot + (bytes + 3) / 4)
+    }
+
+    /// The register starting at 4-byte slot `index`, numbered as nft numbers it: a slot that begins a
+    /// 16-byte register is named by that register (`reg 2` for slot 4), any other by its 4-byte number.
+    /// Both address the same bytes, but `nft list` and the bytecode tests expect nft's choice.
+    public static func atSlot(_ index: UInt32) -> Register {
+        index % 4 == 0 ? Register(number: 1 + index / 4) : .r32(index)
     }
 
     public var description: String { "reg \(number)" }

@@ -1,3 +1,4 @@
+import HashTreeCollections
 import KubeModel
 
 /// The nftables address families kproxy programs: one `kproxy` table in each.
@@ -23,22 +24,109 @@ public struct Ruleset: Hashable, Sendable {
 }
 
 /// An nftables table with its chains and named sets/maps, each keyed by name.
-public struct Table: Hashable, Sendable {
+///
+/// Storage is persistent (hash tries), so a `Ruleset` that differs from its predecessor in one Service
+/// shares everything else with it: copying is O(1), and ``RuleSync`` finds what changed by structural
+/// sharing instead of comparing 100k chains. Mutate through the methods so the indexes stay in step.
+public struct Table: Sendable {
     public var family: TableFamily
     public var name: String
-    public var chains: [String: Chain]
-    public var sets: [String: NamedSet]
     public var comment: String?
+    public private(set) var chains: TreeDictionary<String, Chain>
+    /// The same chains as a set of whole values: `subtracting` two of these yields exactly the added,
+    /// removed and changed chains, skipping shared subtrees.
+    public private(set) var chainContents: TreeSet<Chain>
+    public private(set) var sets: TreeDictionary<String, NamedSet>
+    /// The sets' declarations (elements left out), for the same structural diff.
+    public private(set) var setDeclarations: TreeSet<NamedSet>
+    /// Names of the sets that hold elements: the only ones whose elements a diff needs to compare.
+    public private(set) var setsWithElements: TreeSet<String>
 
     public init(
-        family: TableFamily, name: String, chains: [String: Chain] = [:], sets: [String: NamedSet] = [:],
-        comment: String? = nil
+        family: TableFamily, name: String, chains: [Chain] = [], sets: [NamedSet] = [], comment: String? = nil
     ) {
         self.family = family
         self.name = name
-        self.chains = chains
-        self.sets = sets
         self.comment = comment
+        self.chains = [:]
+        self.chainContents = []
+        self.sets = [:]
+        self.setDeclarations = []
+        self.setsWithElements = []
+        for chain in chains { setChain(chain) }
+        for set in sets { setSet(set) }
+    }
+
+    /// Adds or replaces the chain of that name.
+    public mutating func setChain(_ chain: Chain) {
+        if let old = chains.updateValue(chain, forKey: chain.name) {
+            if old == chain { return }
+            chainContents.remove(old)
+        }
+        chainContents.insert(chain)
+    }
+
+    public mutating func removeChain(named name: String) {
+        if let old = chains.removeValue(forKey: name) { chainContents.remove(old) }
+    }
+
+    /// Adds or replaces a set or map, elements included.
+    public mutating func setSet(_ set: NamedSet) {
+        let declaration = set.declaration
+        if let old = sets.updateValue(set, forKey: set.name) {
+            let oldDeclaration = old.declaration
+            if oldDeclaration != declaration {
+                setDeclarations.remove(oldDeclaration)
+                setDeclarations.insert(declaration)
+            }
+        } else {
+            setDeclarations.insert(declaration)
+        }
+        if set.elements.isEmpty { setsWithElements.remove(set.name) } else { setsWithElements.insert(set.name) }
+    }
+
+    public mutating func removeSet(named name: String) {
+        if let old = sets.removeValue(forKey: name) {
+            setDeclarations.remove(old.declaration)
+            setsWithElements.remove(name)
+        }
+    }
+
+    /// Adds an element to an existing set (in place: the elements are not copied); returns false when
+    /// there is no such set.
+    @discardableResult
+    public mutating func insert(_ element: SetElement, into set: String) -> Bool {
+        let count = sets.updateValue(forKey: set) { value -> Int? in
+            guard value != nil else { return nil }
+            value!.elements.insert(element)
+            return value!.elements.count
+        }
+        guard let count else { return false }
+        if count == 1 { setsWithElements.insert(set) }
+        return true
+    }
+
+    public mutating func remove(_ element: SetElement, from set: String) {
+        let count = sets.updateValue(forKey: set) { value -> Int? in
+            guard value != nil else { return nil }
+            value!.elements.remove(element)
+            return value!.elements.count
+        }
+        if count == 0 { setsWithElements.remove(set) }
+    }
+}
+
+extension Table: Hashable {
+    public static func == (lhs: Table, rhs: Table) -> Bool {
+        lhs.family == rhs.family && lhs.name == rhs.name && lhs.comment == rhs.comment && lhs.chains == rhs.chains
+            && lhs.sets == rhs.sets
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(family)
+        hasher.combine(name)
+        hasher.combine(chains.count)
+        hasher.combine(sets.count)
     }
 }
 
@@ -83,6 +171,8 @@ public struct BaseChainSpec: Hashable, Sendable {
     }
 }
 
+/// A chain. Equality compares everything; the hash covers only the name and rule count, because
+/// chains are hashed on every ruleset update and two versions of one chain never share a table.
 public struct Chain: Hashable, Sendable {
     public var name: String
     public var base: BaseChainSpec?
@@ -94,6 +184,11 @@ public struct Chain: Hashable, Sendable {
         self.base = base
         self.rules = rules
         self.comment = comment
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(rules.count)
     }
 }
 
@@ -167,10 +262,15 @@ public struct SetFlags: OptionSet, Hashable, Sendable {
     public static let map = SetFlags(rawValue: 1 << 3)
     public static let timeout = SetFlags(rawValue: 1 << 4)
     public static let eval = SetFlags(rawValue: 1 << 5)
+    /// nft's `dynamic` is the kernel's `NFT_SET_EVAL`: the set is updated from the packet path.
+    public static let dynamic = SetFlags.eval
     public static let concat = SetFlags(rawValue: 1 << 7)
 }
 
 /// A named set or map. kproxy names every set itself: the kernel's `%d` allocation scans all sets.
+///
+/// Equality compares everything (elements compare in O(1) when shared); the hash leaves the elements
+/// out, so that hashing stays cheap however large the set.
 public struct NamedSet: Hashable, Sendable {
     public var name: String
     public var key: [DataType]
@@ -180,23 +280,40 @@ public struct NamedSet: Hashable, Sendable {
     public var flags: SetFlags
     /// Default element timeout in seconds, for `flags timeout` sets.
     public var timeout: UInt32?
+    /// Maximum element count (`NFTA_SET_DESC_SIZE`). nft gives dynamic sets 65535 when none is said and
+    /// lists it back, so kproxy says it explicitly and the kernel holds the same either way.
+    public var size: UInt32?
     public var comment: String?
-    public var elements: [SetElement]
+    public var elements: TreeSet<SetElement>
 
     public init(
         name: String, key: [DataType], data: [DataType]? = nil, flags: SetFlags = [], timeout: UInt32? = nil,
-        comment: String? = nil, elements: [SetElement] = []
+        size: UInt32? = nil, comment: String? = nil, elements: some Sequence<SetElement> = []
     ) {
         self.name = name
         self.key = key
         self.data = data
         self.flags = flags
         self.timeout = timeout
+        self.size = size
         self.comment = comment
-        self.elements = elements
+        self.elements = TreeSet(elements)
     }
 
     public var isMap: Bool { data != nil }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(key)
+        hasher.combine(flags.rawValue)
+        hasher.combine(timeout)
+    }
+
+    /// Whether the kernel object itself (not its elements) is the same: otherwise it must be re-created.
+    public func hasSameDeclaration(as other: NamedSet) -> Bool {
+        name == other.name && key == other.key && data == other.data && flags == other.flags
+            && timeout == other.timeout && size == other.size && comment == other.comment
+    }
 }
 
 /// One part of an element key or map value.

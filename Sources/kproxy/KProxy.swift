@@ -5,7 +5,7 @@ struct KProxy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kproxy",
         abstract: "A Kubernetes node proxy and cluster DNS server: nftables over netlink, DNS from the same model.",
-        subcommands: [Inspect.self, Version.self, DNSCommand.self, ResolveCommand.self]
+        subcommands: [Inspect.self, Rules.self, Version.self, DNSCommand.self, ResolveCommand.self]
     )
 }
 
