@@ -53,6 +53,9 @@ struct DNSCommand: AsyncParsableCommand {
     @Flag(help: "Log every query with its client, name, type and rcode to standard error.")
     var logQueries = false
 
+    @Flag(help: "Print the cluster zone as a master file (for another server to serve the same records) and exit.")
+    var printZone = false
+
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "kproxy.dns")
@@ -74,6 +77,14 @@ struct DNSCommand: AsyncParsableCommand {
                 return cidr
             }
         let snapshot = try loadSnapshot()
+        if printZone {
+            // Out of zone, so the file needs no glue; kproxy itself answers no NS.
+            let nameserver = try DNSName("ns.invalid")
+            print(
+                ZoneIndex(config: ZoneConfig(zone: zoneName, ttl: ttl), snapshot: snapshot).zoneFile(
+                    nameserver: nameserver), terminator: "")
+            return
+        }
         let node = readNodeResolvConf(logger: logger)
         let upstreamList =
             try upstreams.isEmpty
