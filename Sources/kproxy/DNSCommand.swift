@@ -153,11 +153,11 @@ struct DNSCommand: AsyncParsableCommand {
 
     /// The node's resolv.conf, or nil with a warning when it cannot be read (no upstreams then).
     func readNodeResolvConf(logger: Logger) -> ResolvConf? {
-        guard let text = try? String(contentsOfFile: resolvConf, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: resolvConf) else {
             logger.warning("cannot read resolv.conf", metadata: ["file": "\(resolvConf)"])
             return nil
         }
-        return ResolvConf.parse(text)
+        return ResolvConf.parse(String(decoding: data, as: UTF8.self))
     }
 }
 
