@@ -3,10 +3,10 @@
 
 SWIFT ?= swift
 DEB_PACKAGES := pkg-config libmnl-dev libnftnl-dev nftables iproute2 bind9-dnsutils curl \
-	etcd-server etcd-client golang-go rsync dpkg-dev openssl dnsmasq-base conntrack libcap2-bin
+	etcd-server etcd-client golang-go rsync dpkg-dev openssl dnsmasq-base conntrack libcap2-bin dnsperf knot
 DEMO := deploy/examples/demo-cluster
 
-.PHONY: all deps build run test bench apiserver clean
+.PHONY: all deps build run test bench bench-dns apiserver clean
 
 all: build
 
@@ -38,6 +38,10 @@ test: deps apiserver
 
 bench: deps
 	$(SWIFT) package --package-path bench benchmark
+
+## dnsperf against `kproxy dns` and Knot serving the same zone (DESIGN.md §6).
+bench-dns: build
+	bench/dns-perf.sh
 
 clean:
 	rm -rf .build bench/.build

@@ -90,11 +90,13 @@ start_kproxy() { # sockets
 }
 
 wait_for() { # port
-	for _ in $(seq 100); do
+	# Loading 10k Services from JSON takes kproxy a while on a busy machine: allow a minute.
+	for _ in $(seq 300); do
 		dig +time=1 +tries=1 @127.0.0.1 -p "$1" svc-1.ns-1.svc.cluster.local A 2>/dev/null | grep -q "status: NOERROR" && return
 		sleep 0.2
 	done
 	echo "server on port $1 did not answer" >&2
+	cat "$WORK/kproxy.log" >&2 2>/dev/null || true
 	exit 1
 }
 

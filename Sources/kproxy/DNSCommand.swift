@@ -153,10 +153,12 @@ struct DNSCommand: AsyncParsableCommand {
 
     /// The node's resolv.conf, or nil with a warning when it cannot be read (no upstreams then).
     func readNodeResolvConf(logger: Logger) -> ResolvConf? {
-        guard let data = FileManager.default.contents(atPath: resolvConf) else {
+        guard FileManager.default.isReadableFile(atPath: resolvConf) else {
             logger.warning("cannot read resolv.conf", metadata: ["file": "\(resolvConf)"])
             return nil
         }
+        // A device such as /dev/null has no contents to map: it reads as an empty file.
+        let data = FileManager.default.contents(atPath: resolvConf) ?? Data()
         return ResolvConf.parse(String(decoding: data, as: UTF8.self))
     }
 }
