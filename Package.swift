@@ -91,7 +91,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ClusterDNSTests",
-            dependencies: ["ClusterDNS", "KubeModel", "ClusterModel", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "ClusterDNS", "KubeModel", "ClusterModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: strict
         ),
         // IntegrationTests (DNS: dig, glibc, forwarding; RuleSynth)

@@ -86,11 +86,15 @@ public final class Forwarder<Exchanger: UpstreamExchanger>: Sendable {
             throw .tooManyConcurrent
         }
         let deadline = ContinuousClock.now + configuration.totalTimeout
-        var outbound = query
-        outbound.id = UInt16.random(in: .min ... .max)
-        outbound.isResponse = false
-        outbound.recursionDesired = true
-        outbound.edns = EDNS(dnssecOK: query.edns?.dnssecOK ?? false)
+        // A fresh query with a random ID: only the question and the DO and CD bits carry over, so nothing
+        // else a client put in its packet (records, EDNS options) reaches the upstream.
+        let outbound = Message(
+            id: UInt16.random(in: .min ... .max),
+            recursionDesired: true,
+            checkingDisabled: query.checkingDisabled,
+            questions: query.questions,
+            edns: EDNS(dnssecOK: query.edns?.dnssecOK ?? false)
+        )
         let bytes = outbound.encoded()
         for index in health.withLock({ $0.order }) {
             let remaining = deadline - .now

@@ -163,9 +163,13 @@ extension Message {
                 required = required[..<fitting.required].filter { !overflow.contains($0.1.rrsetKey) }
                 optional = []
                 truncated = true
-            } else {
+            } else if fitting.optional < optional.count {
                 let overflow = Set(optional[fitting.optional...].map(\.rrsetKey))
                 optional = optional[..<fitting.optional].filter { !overflow.contains($0.rrsetKey) }
+            } else {
+                // Everything "fits" yet the message does not: only header, question and OPT are left to
+                // blame. Send them alone with TC rather than loop.
+                (required, optional, truncated) = ([], [], true)
             }
         }
     }

@@ -60,18 +60,30 @@ public struct ResponseCache: Sendable {
         }
         let elapsed = UInt32(clamping: (now - entry.stored).components.seconds)
         var response = entry.response
-        let asked = query.questions[0].name
         func age(_ records: inout [ResourceRecord]) {
             for index in records.indices {
                 records[index].ttl = records[index].ttl > elapsed ? records[index].ttl - elapsed : 0
-                if records[index].name == asked { records[index].name = asked }
             }
         }
         age(&response.answers)
         age(&response.authorities)
         age(&response.additionals)
+        return Self.adapt(response, to: query)
+    }
+
+    /// `response`, which answered the same name in some other case, as an answer to `query`: its ID, its
+    /// question, and owner names spelled as the query spells them.
+    static func adapt(_ response: Message, to query: Message) -> Message {
+        var response = response
         response.id = query.id
         response.questions = query.questions
+        guard let asked = query.question?.name else { return response }
+        func respell(_ records: inout [ResourceRecord]) {
+            for index in records.indices where records[index].name == asked { records[index].name = asked }
+        }
+        respell(&response.answers)
+        respell(&response.authorities)
+        respell(&response.additionals)
         return response
     }
 

@@ -8,16 +8,33 @@ import Testing
 
 /// The NIO listeners on loopback with ephemeral ports; no root needed.
 @Suite(.serialized) struct DNSServerTests {
-    /// `big.test` has 100 A records (one RRset); everything else one A record.
+    /// `big.test` has 100 A records (one RRset); everything else one A record. `slow.test` waits 600 ms
+    /// (like a forwarded query); the others are answered on the event loop.
     struct FixedResponder: DNSResponder {
+        static let slow = try! DNSName("slow.test")
+
+        func respondImmediately(
+            to query: Message,
+            from client: IPAddress,
+            transport: Transport
+        )
+            -> ImmediateResponse
+        {
+            query.questions[0].name == Self.slow ? .needsSuspension : .answered(answer(query))
+        }
+
         func respond(to query: Message, from client: IPAddress, transport: Transport) async -> Message? {
+            if query.questions[0].name == Self.slow { try? await Task.sleep(for: .milliseconds(600)) }
+            return answer(query)
+        }
+
+        func answer(_ query: Message) -> Message {
             var reply = query.makeResponse()
             let name = query.questions[0].name
             let count = name == (try! DNSName("big.test")) ? 100 : 1
             reply.answers = (0..<count).map {
                 ResourceRecord(name: name, ttl: 5, data: .a(.v4(0x0a00_0000 | UInt32($0))))
             }
-            if name == (try! DNSName("slow.test")) { try? await Task.sleep(for: .milliseconds(300)) }
             return reply
         }
     }
@@ -62,6 +79,40 @@ import Testing
                 decoding: try await exchanger.exchange(big.encoded(), with: server, over: .tcp, timeout: .seconds(2))
             )
             #expect(!full.isTruncated && full.answers.count == 100)
+        }
+    }
+
+    @Test func aSlowUDPQueryDoesNotHoldUpOthers() async throws {
+        try await Self.withServer(DNSServerConfiguration(host: "127.0.0.1", port: 0, udpSockets: 1)) { listeners in
+            let server = try Self.upstream(listeners.udpAddress)
+            let exchanger = NIOUpstreamExchanger()
+            let slow = Message.query(id: 20, name: FixedResponder.slow, type: .a).encoded()
+            let fast = Message.query(id: 21, name: try DNSName("fast.test"), type: .a).encoded()
+            let start = ContinuousClock.now
+            async let slowReply = exchanger.exchange(slow, with: server, over: .udp, timeout: .seconds(2))
+            try await Task.sleep(for: .milliseconds(20))
+            _ = try await exchanger.exchange(fast, with: server, over: .udp, timeout: .seconds(2))
+            let fastDone = ContinuousClock.now - start
+            _ = try await slowReply
+            #expect(fastDone < .milliseconds(500), "fast answer took \(fastDone)")
+            #expect(ContinuousClock.now - start >= .milliseconds(600))
+        }
+    }
+
+    @Test func servesIPv6() async throws {
+        try await Self.withServer(DNSServerConfiguration(host: "::1", port: 0, udpSockets: 1)) { listeners in
+            let server = try Self.upstream(listeners.udpAddress)
+            #expect(server.address == IPAddress("::1"))
+            let query = Message.query(id: 6, name: try DNSName("v6.test"), type: .a)
+            for transport in [Transport.udp, .tcp] {
+                let bytes = try await NIOUpstreamExchanger().exchange(
+                    query.encoded(),
+                    with: server,
+                    over: transport,
+                    timeout: .seconds(2)
+                )
+                #expect(try Message(decoding: bytes).answers.count == 1)
+            }
         }
     }
 
@@ -115,7 +166,7 @@ import Testing
                         try? await Task.sleep(for: .milliseconds(50))
                     }
                 }
-                for try await _ in inbound {}
+                await Self.drainUntilClosed(inbound)
                 trickle.cancel()
             }
             #expect(ContinuousClock.now - start < .seconds(1))
@@ -131,7 +182,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(50))
             let second = try await Self.connect(to: address)
             try await second.executeThenClose { inbound, _ in
-                for try await _ in inbound {}  // closed by the server: 127.0.0.1 already holds its one slot
+                await Self.drainUntilClosed(inbound)  // closed by the server: 127.0.0.1 already holds its one slot
             }
             // Another client address still gets in.
             let other = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -159,7 +210,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(50))
             let rejected = try await Self.connect(to: address)
             try await rejected.executeThenClose { inbound, _ in
-                for try await _ in inbound {}  // ends when the server closes it
+                await Self.drainUntilClosed(inbound)  // ends when the server closes it
             }
             // The held connections still work.
             let query = Message.query(id: 3, name: try DNSName("a.test"), type: .a).encoded()
@@ -171,6 +222,14 @@ import Testing
             }
             try await held[1].channel.close()
         }
+    }
+
+    /// Reads until the server closes the connection; a reset (the server closed with our bytes unread)
+    /// counts as closed too.
+    static func drainUntilClosed(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>) async {
+        do {
+            for try await _ in inbound {}
+        } catch {}
     }
 
     static func connect(to address: SocketAddress) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {

@@ -12,6 +12,7 @@ final class ScriptedExchanger: UpstreamExchanger {
         case refuse
         case hang
         case truncatedOverUDP(IPAddress)
+        case slowAnswer(IPAddress, Duration)
     }
 
     let behaviours: Mutex<[Upstream: Behaviour]>
@@ -40,6 +41,9 @@ final class ScriptedExchanger: UpstreamExchanger {
             try await Task.sleep(for: timeout)
             throw UpstreamTimeout()
         case .answer(let address):
+            return Self.reply(to: message, address: address, truncated: false)
+        case .slowAnswer(let address, let delay):
+            try await Task.sleep(for: delay)
             return Self.reply(to: message, address: address, truncated: false)
         case .truncatedOverUDP(let address):
             return Self.reply(to: message, address: address, truncated: transport == .udp)
@@ -125,7 +129,7 @@ final class ScriptedExchanger: UpstreamExchanger {
             logger: logger
         )
         async let slow: Message? = try? forwarder.forward(query)
-        try await Task.sleep(for: .milliseconds(50))
+        while exchanger.calls.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
         await #expect(throws: Forwarder<ScriptedExchanger>.Failure.tooManyConcurrent) {
             try await forwarder.forward(query)
         }
@@ -143,8 +147,12 @@ final class ScriptedExchanger: UpstreamExchanger {
         #expect(forwarder.upstreamHealth.map(\.1) == [false, true])
         exchanger.set(first, to: .answer(IPAddress("192.0.2.1")!))
         let checker = Task { await forwarder.runHealthChecks() }
-        try await Task.sleep(for: .milliseconds(200))
-        checker.cancel()
+        defer { checker.cancel() }
+        // Polled, as the checker's 20 ms rounds may be slow on a loaded machine.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while forwarder.upstreamHealth.map(\.1) != [true, true] && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         #expect(forwarder.upstreamHealth.map(\.1) == [true, true])
         // The probe was `. NS` to the first upstream; no client query was needed.
         #expect(exchanger.calls.filter { $0.0 == first }.count >= 2)
@@ -165,6 +173,30 @@ final class ScriptedExchanger: UpstreamExchanger {
         #expect(cached.answers == pod.answers)
         #expect(exchanger.calls.count == 1)
         #expect(responder.cachedEntries == 1)
+    }
+
+    @Test func identicalMissesShareOneUpstreamQuery() async throws {
+        let exchanger = ScriptedExchanger([first: .slowAnswer(IPAddress("192.0.2.53")!, .milliseconds(200))])
+        let responder = ForwardingResponder(
+            forwarder: forwarder(exchanger, timeout: .seconds(1)),
+            allowedClients: ForwardingResponder<ScriptedExchanger>.loopback
+        )
+        let spellings = ["www.example.net", "WWW.example.net", "www.EXAMPLE.net", "Www.Example.Net"]
+        let replies = await withTaskGroup(of: (String, Message?).self) { group in
+            for (index, spelling) in spellings.enumerated() {
+                group.addTask {
+                    let query = Message.query(id: UInt16(index), name: try! DNSName(spelling), type: .a)
+                    return (spelling, await responder.respond(to: query, from: IPAddress("::1")!, transport: .udp))
+                }
+            }
+            return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        #expect(exchanger.calls.count == 1)
+        for spelling in spellings {
+            let reply = try #require(replies[spelling] ?? nil)
+            #expect(reply.answers.first?.name.description == spelling + ".")
+            #expect(reply.answers.first?.data == .a(IPAddress("192.0.2.53")!))
+        }
     }
 
     @Test func servfailWhenEveryUpstreamFails() async throws {
