@@ -32,9 +32,7 @@ let benchmarks: @Sendable () -> Void = {
         configuration: .init(timeUnits: .microseconds)
     ) { benchmark in
         let fixture = DNSFixture.shared(10_000)
-        let responder = ClusterResponder(config: ZoneConfig())
-        responder.load(fixture.snapshot)
-        let pipeline = QueryPipeline(responder: responder)
+        let pipeline = Workbench.shared(10_000).pipeline
         let client = IPAddress("10.128.0.1")!
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
@@ -45,7 +43,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark(
-        "Index build, 10k Services",
+        "Index build (and release), 10k Services",
         configuration: .init(timeUnits: .milliseconds, maxIterations: 20)
     ) { benchmark in
         let fixture = DNSFixture.shared(10_000)
@@ -60,13 +58,12 @@ let benchmarks: @Sendable () -> Void = {
         configuration: .init(timeUnits: .microseconds, maxIterations: 2000)
     ) { benchmark in
         let fixture = DNSFixture.shared(10_000)
-        var index = fixture.index
-        index.update(to: fixture.changed, changes: fixture.changes)
+        let workbench = Workbench.shared(10_000)
         benchmark.startMeasurement()
-        for iteration in benchmark.scaledIterations {
-            // Alternate between the two states so every iteration does real work on a uniquely held index.
-            index.update(to: iteration % 2 == 0 ? fixture.snapshot : fixture.changed, changes: fixture.changes)
+        for _ in benchmark.scaledIterations {
+            // Alternate between the two states so every iteration does real work on the uniquely held index.
+            workbench.flip.toggle()
+            workbench.index.update(to: workbench.flip ? fixture.changed : fixture.snapshot, changes: fixture.changes)
         }
-        blackHole(index)
     }
 }

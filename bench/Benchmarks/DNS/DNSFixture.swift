@@ -85,3 +85,27 @@ struct DNSFixture: Sendable {
         return fixture
     }
 }
+
+/// State that must outlive one benchmark invocation: the closure runs once per sample, and copying or
+/// freeing a 10k-Service index inside it would be measured instead of the work.
+final class Workbench: @unchecked Sendable {
+    var index: ZoneIndex
+    var flip = false
+    let pipeline: QueryPipeline<ClusterResponder>
+
+    init(_ fixture: DNSFixture) {
+        index = ZoneIndex(config: ZoneConfig(), snapshot: fixture.snapshot)
+        let responder = ClusterResponder(config: ZoneConfig())
+        responder.load(fixture.snapshot)
+        pipeline = QueryPipeline(responder: responder)
+    }
+
+    nonisolated(unsafe) static var cache: [Int: Workbench] = [:]
+
+    static func shared(_ services: Int) -> Workbench {
+        if let workbench = cache[services] { return workbench }
+        let workbench = Workbench(DNSFixture.shared(services))
+        cache[services] = workbench
+        return workbench
+    }
+}
