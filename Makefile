@@ -4,16 +4,24 @@
 SWIFT ?= swift
 DEB_PACKAGES := pkg-config libmnl-dev libnftnl-dev nftables iproute2 bind9-dnsutils curl \
 	etcd-server etcd-client golang-go rsync dpkg-dev openssl dnsmasq-base conntrack libcap2-bin python3
+## Only the benchmarks need these: a reference DNS server and load generator.
+BENCH_PACKAGES := dnsperf knot
 DEMO := deploy/examples/demo-cluster
 
-.PHONY: all deps build run test bench apiserver clean
+.PHONY: all deps bench-deps install build run test bench bench-dns apiserver clean
 
 all: build
 
 ## Installs missing Debian packages; `apt-get update` runs only when one is missing.
 deps:
+	@$(MAKE) --no-print-directory install PACKAGES="$(DEB_PACKAGES)"
+
+bench-deps:
+	@$(MAKE) --no-print-directory install PACKAGES="$(DEB_PACKAGES) $(BENCH_PACKAGES)"
+
+install:
 	@missing=""; \
-	for p in $(DEB_PACKAGES); do \
+	for p in $(PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -36,8 +44,12 @@ test: deps apiserver
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --no-parallel
 
-bench: deps
+bench: bench-deps
 	$(SWIFT) package --package-path bench benchmark
+
+## dnsperf against `kproxy dns` and Knot serving the same zone (DESIGN.md §6).
+bench-dns: bench-deps build
+	bench/dns-perf.sh
 
 clean:
 	rm -rf .build bench/.build

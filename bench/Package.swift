@@ -37,5 +37,18 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // DNS
+        .executableTarget(
+            name: "DNSBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "ClusterDNS", package: "kproxy"),
+                .product(name: "ClusterModel", package: "kproxy"),
+                .product(name: "KubeModel", package: "kproxy"),
+            ],
+            path: "Benchmarks/DNS",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -42,13 +42,38 @@ public final class ClusterResponder: DNSResponder {
     /// A copy of the current index, for `kproxy resolve` and tests; nil before the first sync.
     public var currentIndex: ZoneIndex? { index.withLock { $0 } }
 
-    public func respond(to query: Message, from client: IPAddress, transport: Transport) async -> Message? {
-        let answer = index.withLock { state -> ZoneAnswer? in
+    /// The zone's verdict, computed under the lock; nil before the first sync. The client's namespace is
+    /// looked up only when a search could start, so ordinary answers cost no pod lookup.
+    func zoneAnswer(_ query: Message, from client: IPAddress) -> ZoneAnswer? {
+        index.withLock { state -> ZoneAnswer? in
             guard let zone = state else { return nil }
-            let namespace = config.serverSideSearch ? zone.podNamespace(of: client) : nil
-            return zone.answer(query, clientNamespace: namespace)
+            return zone.answer(query, clientNamespace: config.serverSideSearch ? zone.podNamespace(of: client) : nil)
         }
-        switch answer {
+    }
+
+    /// Everything but the answers that wait on upstream, on the server's event loop with no task.
+    public func respondImmediately(
+        to query: Message, from client: IPAddress, transport: Transport
+    )
+        -> ImmediateResponse
+    {
+        switch zoneAnswer(query, from: client) {
+        case nil:
+            if let name = query.question?.name, ZoneIndex.isInZone(name, config: config) {
+                return .answered(ZoneIndex.notSynced(query))
+            }
+            return upstream?.respondImmediately(to: query, from: client, transport: transport) ?? .answered(nil)
+        case .response(let response):
+            return .answered(response)
+        case .notInZone:
+            return upstream?.respondImmediately(to: query, from: client, transport: transport) ?? .answered(nil)
+        case .resolve:
+            return .needsSuspension
+        }
+    }
+
+    public func respond(to query: Message, from client: IPAddress, transport: Transport) async -> Message? {
+        switch zoneAnswer(query, from: client) {
         case nil:
             if let name = query.question?.name, ZoneIndex.isInZone(name, config: config) {
                 return ZoneIndex.notSynced(query)

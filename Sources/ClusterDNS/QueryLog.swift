@@ -14,8 +14,23 @@ public struct QueryLog<Inner: DNSResponder>: DNSResponder {
         self.logger = logger
     }
 
+    public func respondImmediately(
+        to query: Message, from client: IPAddress, transport: Transport
+    )
+        -> ImmediateResponse
+    {
+        let immediate = inner.respondImmediately(to: query, from: client, transport: transport)
+        if case .answered(let reply) = immediate { log(query, reply, client, transport) }
+        return immediate
+    }
+
     public func respond(to query: Message, from client: IPAddress, transport: Transport) async -> Message? {
         let reply = await inner.respond(to: query, from: client, transport: transport)
+        log(query, reply, client, transport)
+        return reply
+    }
+
+    func log(_ query: Message, _ reply: Message?, _ client: IPAddress, _ transport: Transport) {
         if let question = query.question {
             logger.info(
                 "query",
@@ -25,6 +40,5 @@ public struct QueryLog<Inner: DNSResponder>: DNSResponder {
                     "answers": "\(reply?.answers.count ?? 0)",
                 ])
         }
-        return reply
     }
 }

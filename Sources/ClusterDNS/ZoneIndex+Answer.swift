@@ -28,7 +28,7 @@ public struct Continuation: Sendable {
 extension ZoneIndex {
     /// Answers `query` from the zone. `clientNamespace` is the asking pod's namespace when kproxy knows it;
     /// it turns on server-side search (``ZoneConfig/serverSideSearch``).
-    public func answer(_ query: Message, clientNamespace: String? = nil) -> ZoneAnswer {
+    public func answer(_ query: Message, clientNamespace: @autoclosure () -> String? = nil) -> ZoneAnswer {
         guard let question = query.question, question.questionClass == .internet || question.questionClass == .any
         else { return .notInZone }
         let name = question.name
@@ -37,7 +37,7 @@ extension ZoneIndex {
                 return .response(query.makeResponse(rcode: .refused))
             }
             let direct = lookup(name, question.type)
-            if case .nameError = direct, config.serverSideSearch, let namespace = clientNamespace,
+            if case .nameError = direct, config.serverSideSearch, let namespace = clientNamespace(),
                 let searched = search(query, question, namespace: namespace)
             {
                 return searched
@@ -125,10 +125,9 @@ extension ZoneIndex {
 
     /// The zone's SOA, owned by `owner` (the zone apex in the query's case), TTL and minimum as CoreDNS sets them.
     func soa(owner: DNSName) -> ResourceRecord {
-        let zone = config.zone
         let data = SOA(
-            primary: zone.child("dns")?.child("ns") ?? zone, mailbox: zone.child("hostmaster") ?? zone,
-            serial: serial, refresh: 7200, retry: 1800, expire: 86400, minimum: config.ttl)
+            primary: soaPrimary, mailbox: soaMailbox, serial: serial, refresh: 7200, retry: 1800, expire: 86400,
+            minimum: config.ttl)
         return ResourceRecord(name: owner, ttl: min(config.ttl, 300), data: .soa(data))
     }
 

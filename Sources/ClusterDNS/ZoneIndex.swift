@@ -22,6 +22,9 @@ public struct ZoneIndex: Sendable {
     /// The snapshot's own persistent map: O(1) to take, read for verified pod records and server-side search.
     public private(set) var podsByIP: TreeDictionary<IPAddress, ObjectKey> = [:]
     let zoneLabels: Int
+    /// The SOA's MNAME and RNAME, made once: every negative answer carries them.
+    let soaPrimary: DNSName
+    let soaMailbox: DNSName
 
     /// The records one owner keeps at one name.
     struct RecordSet: Hashable, Sendable {
@@ -61,6 +64,8 @@ public struct ZoneIndex: Sendable {
     public init(config: ZoneConfig) {
         self.config = config
         zoneLabels = config.zone.labelCount
+        soaPrimary = config.zone.child("dns")?.child("ns") ?? config.zone
+        soaMailbox = config.zone.child("hostmaster") ?? config.zone
         for contribution in fixedContributions() { add(contribution, owner: .fixed) }
     }
 
@@ -193,8 +198,10 @@ extension ZoneIndex: Equatable {
 struct NameKey: Hashable, Sendable {
     let bytes: [UInt8]
 
+    /// Shares the name's bytes when they are already lower case, as almost every query's are.
     init(_ name: DNSName) {
-        bytes = name.wire.map(DNSName.lower)
+        let wire = name.wire
+        bytes = wire.contains { $0 &- 0x41 < 26 } ? wire.map(DNSName.lower) : wire
     }
 
     func hash(into hasher: inout Hasher) {

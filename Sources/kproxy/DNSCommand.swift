@@ -53,6 +53,9 @@ struct DNSCommand: AsyncParsableCommand {
     @Flag(help: "Log every query with its client, name, type and rcode to standard error.")
     var logQueries = false
 
+    @Flag(help: "Print the cluster zone as a master file (for another server to serve the same records) and exit.")
+    var printZone = false
+
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "kproxy.dns")
@@ -74,6 +77,14 @@ struct DNSCommand: AsyncParsableCommand {
                 return cidr
             }
         let snapshot = try loadSnapshot()
+        if printZone {
+            // Out of zone, so the file needs no glue; kproxy itself answers no NS.
+            let nameserver = try DNSName("ns.invalid")
+            print(
+                ZoneIndex(config: ZoneConfig(zone: zoneName, ttl: ttl), snapshot: snapshot).zoneFile(
+                    nameserver: nameserver), terminator: "")
+            return
+        }
         let node = readNodeResolvConf(logger: logger)
         let upstreamList =
             try upstreams.isEmpty
@@ -142,11 +153,13 @@ struct DNSCommand: AsyncParsableCommand {
 
     /// The node's resolv.conf, or nil with a warning when it cannot be read (no upstreams then).
     func readNodeResolvConf(logger: Logger) -> ResolvConf? {
-        guard let text = try? String(contentsOfFile: resolvConf, encoding: .utf8) else {
+        guard FileManager.default.isReadableFile(atPath: resolvConf) else {
             logger.warning("cannot read resolv.conf", metadata: ["file": "\(resolvConf)"])
             return nil
         }
-        return ResolvConf.parse(text)
+        // A device such as /dev/null has no contents to map: it reads as an empty file.
+        let data = FileManager.default.contents(atPath: resolvConf) ?? Data()
+        return ResolvConf.parse(String(decoding: data, as: UTF8.self))
     }
 }
 
