@@ -80,15 +80,15 @@ struct DaemonEndToEndTests {
         let harness = try await KubeHarness.shared.get()
         let deploy = KubeHarness.root + "/deploy"
         // The shipped manifests are accepted by a real server (the DaemonSet's image is never pulled).
-        let dryRun = try harness.kubectl(["apply", "--dry-run=server", "-f", deploy])
+        let dryRun = try await harness.kubectl(["apply", "--dry-run=server", "-f", deploy])
         #expect(dryRun.contains("daemonset.apps/kproxy"))
 
         let topology = try TrafficTopology()
-        _ = try? harness.kubectl(["delete", "namespace", Self.namespace, "--wait=false"])
-        _ = try? harness.kubectl(["delete", "node", "node-a"])
-        try harness.kubectl(["create", "namespace", Self.namespace])
-        try harness.kubectl(["apply", "-f", "-"], stdin: Self.node)
-        try harness.kubectl(
+        _ = try? await harness.kubectl(["delete", "namespace", Self.namespace, "--wait=false"])
+        _ = try? await harness.kubectl(["delete", "node", "node-a"])
+        try await harness.kubectl(["create", "namespace", Self.namespace])
+        try await harness.kubectl(["apply", "-f", "-"], stdin: Self.node)
+        try await harness.kubectl(
             ["patch", "node", "node-a", "--subresource=status", "--type=merge", "-p",
              #"{"status":{"addresses":[{"type":"InternalIP","address":"\#(TrafficTopology.nodeIP)"}]}}"#])
 
@@ -110,8 +110,8 @@ struct DaemonEndToEndTests {
         #expect(waitUntil(seconds: 20, synced), "kproxy synced from the API server\n\(daemon.output)")
 
         // A new Service with one endpoint: reachable through its ClusterIP, and resolvable, within 2 s.
-        try harness.kubectl(["apply", "-f", "-"], stdin: Self.service("web", clusterIP: "10.96.50.10", port: 80, targetPort: 8080))
-        try harness.kubectl(["apply", "-f", "-"], stdin: Self.slice("web", port: 8080, pods: [(0, true)]))
+        try await harness.kubectl(["apply", "-f", "-"], stdin: Self.service("web", clusterIP: "10.96.50.10", port: 80, targetPort: 8080))
+        try await harness.kubectl(["apply", "-f", "-"], stdin: Self.slice("web", port: 8080, pods: [(0, true)]))
         let url = "http://10.96.50.10/"
         #expect(waitUntil(seconds: 2) { (try? topology.fetch(url, from: topology.client, timeout: 0.3).answers.first?.body) != nil },
                 "the ClusterIP answers within 2 s\n\(daemon.output)")
@@ -120,12 +120,12 @@ struct DaemonEndToEndTests {
                 "DNS answers the new ClusterIP within 2 s")
 
         // Three endpoints share the traffic.
-        try harness.kubectl(["apply", "-f", "-"], stdin: Self.slice("web", port: 8080, pods: [(0, true), (1, true), (2, true)]))
+        try await harness.kubectl(["apply", "-f", "-"], stdin: Self.slice("web", port: 8080, pods: [(0, true), (1, true), (2, true)]))
         #expect(waitUntil(seconds: 3) { Self.hits(((try? topology.fetch(url, from: topology.client, count: 30))?.answers) ?? []).count == 3 },
                 "traffic spreads over three endpoints")
 
         // One endpoint goes not-ready (a terminating pod on 1.20): it drains.
-        try harness.kubectl(["apply", "-f", "-"], stdin: Self.slice("web", port: 8080, pods: [(0, true), (1, true), (2, false)]))
+        try await harness.kubectl(["apply", "-f", "-"], stdin: Self.slice("web", port: 8080, pods: [(0, true), (1, true), (2, false)]))
         #expect(waitUntil(seconds: 3) {
             let hits = Self.hits(((try? topology.fetch(url, from: topology.client, count: 30))?.answers) ?? [])
             return hits.count == 2 && hits["pod-3"] == nil
@@ -133,12 +133,12 @@ struct DaemonEndToEndTests {
 
         // A UDP flow pinned to an endpoint that goes away is cleaned from conntrack: the same client port
         // reaches the new endpoint at once instead of black-holing until the entry expires.
-        try harness.kubectl(["apply", "-f", "-"], stdin: Self.service("echo", clusterIP: "10.96.50.20", port: 53, targetPort: 5353, protocol: "UDP"))
-        try harness.kubectl(["apply", "-f", "-"], stdin: Self.slice("echo", port: 5353, protocol: "UDP", pods: [(0, true)]))
+        try await harness.kubectl(["apply", "-f", "-"], stdin: Self.service("echo", clusterIP: "10.96.50.20", port: 53, targetPort: 5353, protocol: "UDP"))
+        try await harness.kubectl(["apply", "-f", "-"], stdin: Self.slice("echo", port: 5353, protocol: "UDP", pods: [(0, true)]))
         #expect(waitUntil(seconds: 3) {
             (try? topology.udp("10.96.50.20", port: 53, payload: "a", from: topology.client, sourcePort: 40001)) == "pod-1 a"
         })
-        try harness.kubectl(["apply", "-f", "-"], stdin: Self.slice("echo", port: 5353, protocol: "UDP", pods: [(1, true)]))
+        try await harness.kubectl(["apply", "-f", "-"], stdin: Self.slice("echo", port: 5353, protocol: "UDP", pods: [(1, true)]))
         #expect(waitUntil(seconds: 3) {
             (try? topology.udp("10.96.50.20", port: 53, payload: "b", from: topology.client, sourcePort: 40001)) == "pod-2 b"
         }, "the stale UDP flow was deleted\n\(daemon.output)")
@@ -167,7 +167,7 @@ struct DaemonEndToEndTests {
         #expect(waitUntil(seconds: 20, synced), "the new instance synced\n\(daemon.output)")
 
         // Deleting the Service makes its ClusterIP refuse at once (REJECT, not a timeout).
-        try harness.kubectl(["delete", "service", "web", "-n", Self.namespace])
+        try await harness.kubectl(["delete", "service", "web", "-n", Self.namespace])
         #expect(waitUntil(seconds: 3) {
             (try? topology.fetch(url, from: topology.client, timeout: 1).answers.first) == .failed(7)
         }, "the deleted Service's ClusterIP is refused")
@@ -175,7 +175,7 @@ struct DaemonEndToEndTests {
         #expect(daemon.terminate() == 0)
         try run([KProxyBinary.path, "cleanup", "--netns", topology.node.name])
         #expect(!(try topology.node.ruleset()).contains("kproxy"))
-        _ = try? harness.kubectl(["delete", "namespace", Self.namespace, "--wait=false"])
-        _ = try? harness.kubectl(["delete", "node", "node-a"])
+        _ = try? await harness.kubectl(["delete", "namespace", Self.namespace, "--wait=false"])
+        _ = try? await harness.kubectl(["delete", "node", "node-a"])
     }
 }
