@@ -58,7 +58,8 @@ extension ZoneIndex {
         return .notInZone
     }
 
-    /// The zone's answer for a name it does not have: NXDOMAIN with the SOA, or SERVFAIL before the first sync.
+    /// The answer for any in-zone name before the first sync: SERVFAIL, so clients retry instead of caching
+    /// an NXDOMAIN for a name that may exist (CoreDNS does the same until its informers sync).
     public static func notSynced(_ query: Message) -> Message {
         query.makeResponse(rcode: .serverFailure)
     }

@@ -106,3 +106,71 @@ struct ServerSideSearchTests {
         #expect(server.answers.last?.name == n("web.other.svc.cluster.local"))
     }
 }
+
+@Suite("Cluster responder: the zone in front of an upstream, clients known by address")
+struct ClusterResponderTests {
+    /// An upstream that knows only `example.net` and records what it was asked.
+    final class Upstream: DNSResponder, @unchecked Sendable {
+        var asked: [String] = []
+
+        func respond(to query: Message, from client: IPAddress, transport: Transport) async -> Message? {
+            guard let question = query.question else { return nil }
+            asked.append(question.name.description)
+            guard question.name == n("example.net") else { return query.makeResponse(rcode: .nameError) }
+            var reply = query.makeResponse()
+            if question.type == .a {
+                reply.answers = [ResourceRecord(name: question.name, ttl: 60, data: .a(IPAddress("192.0.2.80")!))]
+            }
+            return reply
+        }
+    }
+
+    static func responder(_ upstream: Upstream) -> ClusterResponder {
+        let responder = ClusterResponder(config: ZoneConfig(), upstream: upstream)
+        responder.load(ZoneFixture.state().snapshot)
+        return responder
+    }
+
+    @Test func knownPodGetsTheServerSideWalk() async throws {
+        let upstream = Upstream()
+        let responder = Self.responder(upstream)
+        let pod = IPAddress("10.244.1.50")!
+        let query = Message.query(id: 4, name: n("example.net.demo.svc.cluster.local"), type: .a)
+        guard case .needsSuspension = responder.respondImmediately(to: query, from: pod, transport: .udp) else {
+            Issue.record("an answer that needs upstream cannot be given on the event loop")
+            return
+        }
+        let reply = try #require(await responder.respond(to: query, from: pod, transport: .udp))
+        #expect(
+            reply.answerLines == [
+                "example.net.demo.svc.cluster.local. CNAME example.net.", "example.net. A 192.0.2.80",
+            ])
+        #expect(upstream.asked == ["example.net."])
+    }
+
+    @Test func unknownClientsAndHostNetworkPodsAreNotSearched() async throws {
+        let upstream = Upstream()
+        let responder = Self.responder(upstream)
+        let query = Message.query(id: 4, name: n("example.net.demo.svc.cluster.local"), type: .a)
+        for client in ["10.9.9.9", "10.0.0.11"] {
+            guard
+                case .answered(let reply?) = responder.respondImmediately(
+                    to: query, from: IPAddress(client)!, transport: .udp)
+            else {
+                Issue.record("a plain NXDOMAIN is answered at once")
+                return
+            }
+            #expect(reply.rcode == .nameError, "client \(client)")
+        }
+        #expect(upstream.asked.isEmpty)
+    }
+
+    @Test func namesOutsideTheZoneGoUpstream() async throws {
+        let upstream = Upstream()
+        let responder = Self.responder(upstream)
+        let reply = await responder.respond(
+            to: .query(id: 4, name: n("example.net"), type: .a), from: IPAddress("127.0.0.1")!, transport: .udp)
+        #expect(reply?.answers.count == 1)
+        #expect(upstream.asked == ["example.net."])
+    }
+}

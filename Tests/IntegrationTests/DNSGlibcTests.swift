@@ -16,6 +16,8 @@ struct DNSGlibcTests {
     static let clientIP = "10.244.1.100"
     static let serverIP = "10.244.1.254"
     static let tools = ["ip", "getent", "dnsmasq"]
+    static let podConf = ResolvConf.pod(
+        namespace: "demo", zone: "cluster.local", nameserver: IPAddress(serverIP)!)
 
     static var ready: Bool {
         DNSTestSupport.isRoot && tools.allSatisfy { DNSTestSupport.which($0) != nil }
@@ -56,12 +58,9 @@ struct DNSGlibcTests {
                 try ip("-n", namespace, "link", "set", link, "up")
             }
             try FileManager.default.createDirectory(atPath: resolvDirectory, withIntermediateDirectories: true)
-            try """
-            nameserver \(DNSGlibcTests.serverIP)
-            search demo.svc.cluster.local svc.cluster.local cluster.local
-            options ndots:5
-
-            """.write(toFile: "\(resolvDirectory)/resolv.conf", atomically: true, encoding: .utf8)
+            // What kubelet writes for a ClusterFirst pod in demo.
+            try DNSGlibcTests.podConf.text.write(
+                toFile: "\(resolvDirectory)/resolv.conf", atomically: true, encoding: .utf8)
         }
 
         func start(_ arguments: [String], log: URL? = nil) throws -> Subprocess {
@@ -162,8 +161,7 @@ struct DNSGlibcTests {
     ) throws
         -> [String]
     {
-        let conf = ResolvConf.parse(
-            "nameserver \(serverIP)\nsearch demo.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n")
+        let conf = podConf
         let zone = ZoneIndex(
             config: ZoneConfig(serverSideSearch: serverSideSearch),
             snapshot: try DNSTestSupport.snapshot(of: URL(fileURLWithPath: DNSTestSupport.demoCluster)))
