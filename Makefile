@@ -6,7 +6,7 @@ DEB_PACKAGES := pkg-config libmnl-dev libnftnl-dev nftables iproute2 bind9-dnsut
 	etcd-server etcd-client golang-go rsync dpkg-dev openssl dnsmasq-base conntrack libcap2-bin
 DEMO := deploy/examples/demo-cluster
 
-.PHONY: all deps build run test bench apiserver clean
+.PHONY: all deps build run test bench scale apiserver clean
 
 all: build
 
@@ -38,6 +38,11 @@ test: deps apiserver
 
 bench: deps
 	$(SWIFT) package --package-path bench benchmark
+
+## The scale check (not part of `make test`): 10k Services × 10 endpoints in a real kube-apiserver, then
+## `kproxy run` (release) into a scratch netns; prints first-sync time, one-change latency and RSS.
+scale: build apiserver
+	bench/scale-e2e.sh
 
 clean:
 	rm -rf .build bench/.build
