@@ -8,7 +8,7 @@ DEB_PACKAGES := pkg-config libmnl-dev libnftnl-dev nftables iproute2 bind9-dnsut
 BENCH_PACKAGES := dnsperf knot
 DEMO := deploy/examples/demo-cluster
 
-.PHONY: all deps bench-deps install build run test bench bench-dns apiserver clean
+.PHONY: all deps bench-deps install build run test bench bench-dns scale apiserver clean
 
 all: build
 
@@ -50,6 +50,11 @@ bench: bench-deps
 ## dnsperf against `kproxy dns` and Knot serving the same zone (DESIGN.md §6).
 bench-dns: bench-deps build
 	bench/dns-perf.sh
+
+## The scale check (not part of `make test`): 10k Services × 10 endpoints in a real kube-apiserver, then
+## `kproxy run` (release) into a scratch netns; prints first-sync time, one-change latency and RSS.
+scale: build apiserver
+	bench/scale-e2e.sh
 
 clean:
 	rm -rf .build bench/.build
