@@ -19,50 +19,13 @@ enum DNSForwardHarness {
         return nil
     }
 
-    /// Starts `path` with stdout and stderr going to `output`, with a clean signal mask: the test process
-    /// blocks signals its children must not inherit (a dnsmasq that ignores SIGTERM outlives the test).
+    /// Starts `path` with stdout and stderr going to `output`.
     static func spawn(_ path: String, _ arguments: [String], output: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { for argument in argv { free(argument) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
-        guard result == 0 else { throw SpawnFailed(path: path, errno: result) }
-        return pid
+        try ChildProcess.spawn([path] + arguments, stdout: output)
     }
 
-    struct SpawnFailed: Error, CustomStringConvertible {
-        let path: String
-        let errno: Int32
-        var description: String { "cannot start \(path): \(String(cString: strerror(errno)))" }
-    }
-
-    /// Waits for a child on a thread of its own, so no concurrency thread blocks (the server under test
-    /// needs them).
     static func waitForExit(_ pid: pid_t) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            Thread.detachNewThread {
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-                continuation.resume()
-            }
-        }
+        _ = await ChildProcess.waitForExit(pid)
     }
 
     /// Runs a tool to completion and returns what it printed.

@@ -176,52 +176,24 @@ struct Dig {
     }
 }
 
-/// A child process from `posix_spawn`, reaped with `waitpid`.
-///
-/// Foundation's `Process` is not used: its exit monitoring hung under concurrent tests here, and its
-/// children inherit the test runner's blocked signals, so a SIGTERM never reached dnsmasq. This spawns
-/// with an empty signal mask and default dispositions, and sends output to files rather than pipes, whose
-/// write ends a concurrently spawned long-lived process could inherit.
+/// A child process from ``ChildProcess``, reaped with `waitpid`.
 final class Subprocess: @unchecked Sendable {
     let pid: pid_t
     private var status: Int32?
 
     init(_ arguments: [String], stdout: String = "/dev/null", stderr: String = "/dev/null") throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGPIPE, SIGCHLD, SIGHUP] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var child: pid_t = 0
-        let result = posix_spawn(&child, arguments[0], &actions, &attributes, argv, environ)
-        guard result == 0 else {
-            throw DNSTestSupport.FixtureError(
-                detail: "cannot run \(arguments[0]): \(String(cString: strerror(result)))")
+        do {
+            pid = try ChildProcess.spawn(arguments, stdout: stdout, stderr: stderr)
+        } catch {
+            throw DNSTestSupport.FixtureError(detail: error.description)
         }
-        pid = child
     }
 
     /// Blocks until the child exits; its exit status (128+signal when killed).
     @discardableResult
     func wait() -> Int32 {
         if let status { return status }
-        var raw: Int32 = 0
-        while waitpid(pid, &raw, 0) == -1 && errno == EINTR {}
-        let code = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+        let code = ChildProcess.exitStatus(of: pid)
         status = code
         return code
     }

@@ -174,42 +174,15 @@ struct KubeHarness: Sendable {
         defer { for path in [outPath, errPath, inPath] { try? FileManager.default.removeItem(atPath: path) } }
         _ = FileManager.default.createFile(atPath: inPath, contents: Data((stdin ?? "").utf8))
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, inPath, O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }.map { "\($0)=\($1)" }
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup($0) } + [nil]
-        defer { for pointer in argv + envp { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
-        guard spawned == 0 else {
-            return Output(
-                status: -1, stdout: "", stderr: "cannot start \(arguments[0]): \(String(cString: strerror(spawned)))")
+        let environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
+        let pid: pid_t
+        do {
+            pid = try ChildProcess.spawn(
+                arguments, stdin: inPath, stdout: outPath, stderr: errPath, truncate: true, environment: environment)
+        } catch {
+            return Output(status: -1, stdout: "", stderr: error.description)
         }
-        let child = pid
-        let status = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
-            Thread.detachNewThread {
-                var status: Int32 = 0
-                while waitpid(child, &status, 0) == -1 && errno == EINTR {}
-                // WIFEXITED/WEXITSTATUS are macros: exit code in bits 8-15, signal in the low 7 bits.
-                continuation.resume(returning: status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
-            }
-        }
+        let status = await ChildProcess.waitForExit(pid)
         return Output(
             status: status,
             stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
