@@ -136,19 +136,9 @@ struct DNSCommand: AsyncParsableCommand {
     }
 
     func loadSnapshot() throws -> ClusterSnapshot {
-        let load: ManifestLoad
-        do {
-            load = try ManifestLoader.load(directory: manifests)
-        } catch {
-            throw ValidationError(error.description)
-        }
-        for error in load.errors {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        }
-        guard load.errors.isEmpty else { throw ExitCode(1) }
-        var state = ClusterState(nodeName: node)
-        state.apply(load.events)
-        return state.snapshot
+        let (snapshot, hadErrors) = try CommandSupport.loadManifests(manifests, nodeName: node)
+        guard !hadErrors else { throw ExitCode(1) }
+        return snapshot
     }
 
     /// The node's resolv.conf, or nil with a warning when it cannot be read (no upstreams then).

@@ -31,18 +31,8 @@ struct Inspect: AsyncParsableCommand {
     }
 
     func inspectManifests(_ manifests: String) throws {
-        let load: ManifestLoad
-        do {
-            load = try ManifestLoader.load(directory: manifests)
-        } catch {
-            throw ValidationError(error.description)
-        }
-        for error in load.errors {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        }
-        var state = ClusterState(nodeName: node)
-        state.apply(load.events)
-        print(ModelReport.render(state.snapshot), terminator: "")
-        if !load.errors.isEmpty { throw ExitCode(1) }
+        let (snapshot, hadErrors) = try CommandSupport.loadManifests(manifests, nodeName: node)
+        print(ModelReport.render(snapshot), terminator: "")
+        if hadErrors { throw ExitCode(1) }
     }
 }

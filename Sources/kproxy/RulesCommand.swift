@@ -55,14 +55,7 @@ struct Rules: ParsableCommand {
     }
 
     func run() throws {
-        var configuration = Configuration()
-        if let config {
-            do {
-                configuration = try Configuration.load(file: config)
-            } catch {
-                throw ValidationError(error.description)
-            }
-        }
+        let configuration = try CommandSupport.configuration(file: config)
         guard let nodeName = node ?? configuration.hostnameOverride else {
             throw ValidationError("say which node kproxy runs on: --node NAME, or hostnameOverride in --config")
         }
@@ -86,16 +79,7 @@ struct Rules: ParsableCommand {
     }
 
     func plan(_ directory: String, nodeName: String, configuration: Configuration) throws -> Plan {
-        let load: ManifestLoad
-        do {
-            load = try ManifestLoader.load(directory: directory)
-        } catch {
-            throw ValidationError(error.description)
-        }
-        for error in load.errors { warn("error: \(error)") }
-        var state = ClusterState(nodeName: nodeName)
-        state.apply(load.events)
-        let snapshot = state.snapshot
+        let (snapshot, hadErrors) = try CommandSupport.loadManifests(directory, nodeName: nodeName)
         if snapshot.localNode == nil {
             warn("warning: \(directory) has no Node named \(nodeName), so NodePorts get no node addresses")
         }
@@ -104,7 +88,7 @@ struct Rules: ParsableCommand {
             snapshot: snapshot,
             node: node,
             ruleset: synthesize(snapshot, node: node),
-            hadErrors: !load.errors.isEmpty
+            hadErrors: hadErrors
         )
     }
 

@@ -125,14 +125,7 @@ struct Run: AsyncParsableCommand {
     }
 
     func loadConfiguration() throws -> Configuration {
-        var configuration = Configuration()
-        if let config {
-            do {
-                configuration = try Configuration.load(file: config)
-            } catch {
-                throw ValidationError(error.description)
-            }
-        }
+        var configuration = try CommandSupport.configuration(file: config)
         if let healthzBindAddress {
             configuration.healthzBindAddress = try Self.hostPort(healthzBindAddress, flag: "--healthz-bind-address")
         }
