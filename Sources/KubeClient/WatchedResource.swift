@@ -24,16 +24,17 @@ public struct WatchedResource: Sendable {
     /// `version` is `v1` or `v1beta1`, as discovery decided.
     public static func endpointSlices(version: String, labelSelector: String? = nil) -> WatchedResource {
         make(
-            .endpointSlice, apiVersion: "discovery.k8s.io/\(version)", path: "/apis/discovery.k8s.io/\(version)/endpointslices", labelSelector: labelSelector,
-            fieldSelector: nil
+            .endpointSlice, apiVersion: "discovery.k8s.io/\(version)",
+            path: "/apis/discovery.k8s.io/\(version)/endpointslices", labelSelector: labelSelector, fieldSelector: nil
         ) { (slice: EndpointSlice) in .endpointSlice(slice) }
     }
 
     /// Only this node's Node object (`metadata.name=<node>`).
     public static func node(named name: String) -> WatchedResource {
-        make(.node, apiVersion: "v1", path: "/api/v1/nodes", labelSelector: nil, fieldSelector: "metadata.name=\(name)") {
-            (node: Node) in .node(node)
-        }
+        make(
+            .node, apiVersion: "v1", path: "/api/v1/nodes", labelSelector: nil,
+            fieldSelector: "metadata.name=\(name)"
+        ) { (node: Node) in .node(node) }
     }
 
     /// Pods scheduled to this node (`spec.nodeName=<node>`).
@@ -69,7 +70,8 @@ public struct WatchedResource: Sendable {
                 case .added(let item), .modified(let item):
                     switch item.result {
                     case .success(let object): return .upsert(wrap(object))
-                    case .failure(let error): return .invalid(skipped(item, error), resourceVersion: item.resourceVersion)
+                    case .failure(let error):
+                        return .invalid(skipped(item, error), resourceVersion: item.resourceVersion)
                     }
                 case .deleted(let item):
                     switch item.result {

@@ -72,7 +72,7 @@ extension KubeAPIServerTests {
     }
 }
 
-/// What the daemon's source stream delivered in ``KubeAPIServerTests/aServiceKproxyCannotReadGetsAnEventAndTheOthersSync()``.
+/// What the daemon's source stream delivered to the skipped-Service test.
 final class SkipTestModel: Sendable {
     let seen = Mutex((state: ClusterState(nodeName: "node-a"), synced: false))
 }
@@ -87,7 +87,10 @@ extension KubeHarness {
             "spec":{"type":"ClusterIP","clusterIP":"None","ports":[{"protocol":"TCP","port":70000,"targetPort":80}]}}
             """
         let result = await KubeHarness.run(
-            ["/usr/bin/etcdctl", "--endpoints=\(env["ETCD_ENDPOINT"] ?? "")", "put", "/registry/services/specs/\(namespace)/\(name)"],
+            [
+                "/usr/bin/etcdctl", "--endpoints=\(env["ETCD_ENDPOINT"] ?? "")", "put",
+                "/registry/services/specs/\(namespace)/\(name)",
+            ],
             env: ["ETCDCTL_API": "3"], stdin: object)
         guard result.status == 0 else { throw HarnessError("etcdctl put: \(result.stderr)") }
     }

@@ -22,7 +22,8 @@ struct FakeServerSkippedObjectTests {
         let server = try await FakeAPIServer(pki: pki) { request, _ in
             guard request.path == "/api/v1/services" else { return quietOthers(request) }
             if !request.isWatch {
-                let items = [serviceJSON("a", version: 8), FakeServerSkippedObjectTests.badPortList, serviceJSON("c", version: 10)]
+                let bad = FakeServerSkippedObjectTests.badPortList
+                let items = [serviceJSON("a", version: 8), bad, serviceJSON("c", version: 10)]
                 return .respond(.ok, [.send(listJSON(version: 10, items: items))], .finish)
             }
             guard request.query["resourceVersion"] == "10" else { return .respond(.ok, [.wait(.seconds(5))], .finish) }
@@ -60,7 +61,8 @@ struct FakeServerSkippedObjectTests {
         }
         let skipped = SkippedObject(
             kind: .service, apiVersion: "v1", key: ObjectKey(namespace: "demo", name: "bad"), uid: "uid-bad",
-            problem: ObjectDecodingError(object: "demo/bad", path: "spec.ports[2].port", message: "70000 is not a valid port"))
+            problem: ObjectDecodingError(
+                object: "demo/bad", path: "spec.ports[2].port", message: "70000 is not a valid port"))
         try await withClient(server, pki: pki) { client in
             let recorder = EventRecorder(client: client, host: "node-a")
             #expect(await recorder.recordSkipped(skipped))
