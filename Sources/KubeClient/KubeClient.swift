@@ -14,6 +14,7 @@ import Synchronization
 ///     case .events(let batch): state.apply(batch)
 ///     case .synced: ...           // every reflector has listed once: safe to program rules
 ///     case .problem(let error, _): ...
+///     case .skipped(let object): ...  // e.g. EventRecorder.recordSkipped(object)
 ///     }
 /// }
 /// await client.shutdown()
@@ -148,6 +149,9 @@ public enum ClusterUpdate: Sendable {
     case synced
     /// A failure being retried (resource nil for discovery). The model keeps its last state meanwhile.
     case problem(KubeClientError, resource: ResourceKind?)
+    /// An object kproxy cannot read was left out of the model (and removed if an earlier version was in it);
+    /// the other objects of its kind keep syncing. Reported each time the object is listed or changes.
+    case skipped(SkippedObject)
 }
 
 /// Serialises reflector output into the stream and decides when the model is synced.
@@ -177,5 +181,9 @@ final class UpdateSink: ReflectorSink {
 
     func report(_ error: KubeClientError, resource: ResourceKind) {
         continuation.yield(.problem(error, resource: resource))
+    }
+
+    func skipped(_ objects: [SkippedObject]) {
+        for object in objects { continuation.yield(.skipped(object)) }
     }
 }

@@ -11,6 +11,8 @@ protocol ReflectorSink: Sendable {
     func deliver(_ events: [ClusterEvent], listed: ResourceKind?)
     /// A failure that will be retried.
     func report(_ error: KubeClientError, resource: ResourceKind)
+    /// Objects left out of the model because kproxy cannot read them; the rest of the list or watch went on.
+    func skipped(_ objects: [SkippedObject])
 }
 
 /// Keeps one resource of the model current: carries out ``ReflectorStateMachine``'s actions over HTTP.
@@ -31,8 +33,8 @@ struct Reflector: Sendable {
             case .list:
                 do {
                     let list = try await self.list()
-                    for problem in list.problems {
-                        logger.error("Skipping an object kproxy cannot read", metadata: ["error": "\(problem)"])
+                    for object in list.skipped {
+                        logger.error("Skipping an object kproxy cannot read", metadata: ["error": "\(object.problem)"])
                     }
                     let (next, first) = machine.listSucceeded(resourceVersion: list.resourceVersion)
                     logger.debug(
@@ -41,6 +43,7 @@ struct Reflector: Sendable {
                             "objects": "\(list.objects.count)", "resourceVersion": "\(list.resourceVersion ?? "")",
                         ])
                     sink.deliver([.replaceAll(resource.kind, list.objects)], listed: first ? resource.kind : nil)
+                    if !list.skipped.isEmpty { sink.skipped(list.skipped) }
                     if list.resourceVersion?.isEmpty ?? true {
                         report(.malformedResponse(path: resource.path, detail: "the list has no resourceVersion"), sink)
                     }
@@ -86,7 +89,7 @@ struct Reflector: Sendable {
             }
             result.resourceVersion = page.resourceVersion ?? result.resourceVersion
             result.objects += page.objects
-            result.problems += page.problems
+            result.skipped += page.skipped
             token = page.continueToken.flatMap { $0.isEmpty ? nil : $0 }
         } while token != nil && !Task.isCancelled
         return result
@@ -140,8 +143,12 @@ struct Reflector: Sendable {
                         input = .object(resourceVersion: objectVersion)
                     case .bookmark(let bookmarkVersion):
                         input = .bookmark(resourceVersion: bookmarkVersion)
-                    case .invalid(let problem, let objectVersion):
-                        logger.error("Skipping an object kproxy cannot read", metadata: ["error": "\(problem)"])
+                    case .invalid(let object, let objectVersion):
+                        logger.error("Skipping an object kproxy cannot read", metadata: ["error": "\(object.problem)"])
+                        // A relist would leave it out, so drop an earlier good version now: what the model
+                        // holds must not depend on when the last relist happened.
+                        if let key = object.key { events.append(.delete(resource.kind, key)) }
+                        sink.skipped([object])
                         input = .object(resourceVersion: objectVersion)
                     case .error(let status):
                         if !events.isEmpty { sink.deliver(events, listed: nil) }

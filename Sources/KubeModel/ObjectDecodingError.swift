@@ -20,7 +20,18 @@ public struct ObjectDecodingError: Error, Hashable, Sendable, CustomStringConver
     }
 
     /// Translates Foundation's `DecodingError` into kproxy's wording.
-    public init(_ error: any Error, object: String?) {
+    ///
+    /// - Parameter base: where the object sits in its document (e.g. `items[3]` of a list, `object` of a
+    ///   watch event); dropped from the path, which is then the object's own field path.
+    public init(_ error: any Error, object: String?, relativeTo base: [any CodingKey] = []) {
+        self.init(translating: error, object: object)
+        let prefix = ObjectDecodingError.format(base)
+        if !prefix.isEmpty, path.hasPrefix(prefix) {
+            path = String(path.dropFirst(prefix.count).drop { $0 == "." })
+        }
+    }
+
+    private init(translating error: any Error, object: String?) {
         self.object = object
         guard let decodingError = error as? DecodingError else {
             path = ""

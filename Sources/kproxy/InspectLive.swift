@@ -69,6 +69,8 @@ extension Inspect {
             case .problem(let error, let resource):
                 let scope = resource.map { " (\($0.rawValue)s)" } ?? ""
                 FileHandle.standardError.write(Data("error\(scope): \(error); retrying\n".utf8))
+            case .skipped(let object):
+                FileHandle.standardError.write(Data("skipped \(object.kind.rawValue) \(object.problem)\n".utf8))
             case .events(let events):
                 state.apply(events)
                 let changes = state.takeChanges()

@@ -121,7 +121,10 @@ struct Run: AsyncParsableCommand {
         logger.info("reading the cluster from the API server", metadata: [
             "server": "\(connection.serverURL)", "credentials": "\(connection.credentialDescription)",
         ])
-        return (client.sourceUpdates(ClusterWatch(nodeName: nodeName, includePods: watchPods), logger: logger), client)
+        // Events name this node as their source, as kube-proxy's do.
+        let recorder = EventRecorder(client: client, host: nodeName)
+        let watch = ClusterWatch(nodeName: nodeName, includePods: watchPods)
+        return (client.sourceUpdates(watch, events: recorder, logger: logger), client)
     }
 
     func loadConfiguration() throws -> Configuration {

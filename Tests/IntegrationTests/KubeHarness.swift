@@ -201,6 +201,7 @@ final class LiveModel: Sendable {
         var state = ClusterState(nodeName: "node-a")
         var synced = false
         var problems: [KubeClientError] = []
+        var skipped: [SkippedObject] = []
         var serviceRelists = 0
     }
 
@@ -220,6 +221,7 @@ final class LiveModel: Sendable {
                         seen.state.apply(events)
                     case .synced: seen.synced = true
                     case .problem(let error, _): seen.problems.append(error)
+                    case .skipped(let object): seen.skipped.append(object)
                     }
                 }
             }

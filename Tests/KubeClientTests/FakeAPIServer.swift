@@ -48,9 +48,11 @@ struct TestPKI: Sendable {
 
 /// One request the fake server saw.
 struct RecordedRequest: Sendable {
+    var method: HTTPMethod = .GET
     var path: String
     var query: [String: String]
     var authorization: String?
+    var body = ""
 
     var isWatch: Bool { query["watch"] == "true" }
 }
@@ -136,8 +138,9 @@ final class FakeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
             request = RecordedRequest(
                 path: components?.path ?? head.uri, query: query,
                 authorization: head.headers.first(name: "Authorization"))
-        case .body:
-            break
+            request?.method = head.method
+        case .body(let buffer):
+            request?.body += String(buffer: buffer)
         case .end:
             guard let request else { return }
             self.request = nil

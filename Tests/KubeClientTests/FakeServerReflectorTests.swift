@@ -15,6 +15,7 @@ struct Observed: Sendable {
     var synced = false
     var syncedCount = 0
     var problems: [KubeClientError] = []
+    var skipped: [SkippedObject] = []
 
     var serviceNames: Set<String> { Set(state.snapshot.services.keys.map(\.description)) }
 }
@@ -41,6 +42,7 @@ func observe(
                         seen.synced = true
                         seen.syncedCount += 1
                     case .problem(let error, _): seen.problems.append(error)
+                    case .skipped(let object): seen.skipped.append(object)
                     }
                     return condition(seen)
                 }

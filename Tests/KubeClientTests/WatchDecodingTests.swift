@@ -74,21 +74,26 @@ enum Fixture {
         let list = try WatchedResource.services().decodeList(Fixture.data("services-list.json"))
         #expect(list.resourceVersion?.isEmpty == false)
         #expect(list.objects.contains { $0.key == ObjectKey(namespace: "default", name: "kubernetes") })
-        #expect(list.problems.isEmpty)
+        #expect(list.skipped.isEmpty)
         let slices = try WatchedResource.endpointSlices(version: "v1beta1")
             .decodeList(Fixture.data("endpointslices-v1beta1-list.json"))
         #expect(!slices.objects.isEmpty)
 
         let mixed = """
             {"kind":"ServiceList","metadata":{"resourceVersion":"42"},"items":[
-             {"metadata":{"name":"bad","namespace":"demo"},"spec":{"ports":[{"port":70000}]}},
+             {"metadata":{"name":"bad","namespace":"demo","uid":"u-1"},"spec":{"ports":[{"port":70000}]}},
              {"metadata":{"name":"good","namespace":"demo"},"spec":{"clusterIP":"10.0.0.1","ports":[{"port":80}]}}]}
             """
         let decoded = try WatchedResource.services().decodeList(Data(mixed.utf8))
         #expect(decoded.resourceVersion == "42")
         #expect(decoded.objects.map(\.key) == [ObjectKey(namespace: "demo", name: "good")])
-        #expect(decoded.problems.count == 1)
-        #expect(decoded.problems.first?.object == "demo/bad")
+        #expect(decoded.skipped.count == 1)
+        let skipped = try #require(decoded.skipped.first)
+        #expect(skipped.problem.object == "demo/bad")
+        #expect(skipped.detail == "spec.ports[0].port: 70000 is not a valid port")
+        #expect(
+            skipped.subject
+                == EventSubject(kind: "Service", apiVersion: "v1", namespace: "demo", name: "bad", uid: "u-1"))
     }
 
     @Test func errorEventsCarryTheStatus() throws {
@@ -105,12 +110,14 @@ enum Fixture {
         let resource = WatchedResource.services()
         let modified =
             #"{"type":"MODIFIED","object":{"metadata":{"name":"x","namespace":"n","resourceVersion":"9"},"spec":{"ports":[{"port":-1}]}}}"#
-        guard case .invalid(let error, let version) = try resource.decodeEvent(Data(modified.utf8)) else {
+        guard case .invalid(let skipped, let version) = try resource.decodeEvent(Data(modified.utf8)) else {
             Issue.record("expected an invalid event")
             return
         }
         #expect(version == "9")
-        #expect(error.object == "n/x")
+        #expect(skipped.problem.object == "n/x")
+        #expect(skipped.key == ObjectKey(namespace: "n", name: "x"))
+        #expect(skipped.uid == nil)
         let deleted = modified.replacingOccurrences(of: "MODIFIED", with: "DELETED")
         guard case .delete(let key, "9") = try resource.decodeEvent(Data(deleted.utf8)) else {
             Issue.record("expected a delete")
