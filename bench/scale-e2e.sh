@@ -27,6 +27,7 @@ ENDPOINTS="${ENDPOINTS:-10}"
 CHANGES="${CHANGES:-5}"
 LOAD_JOBS="${LOAD_JOBS:-6}"
 MIN_SYNC_PERIOD="${MIN_SYNC_PERIOD:-100ms}"
+DNS_SERVING="${DNS:-on}"
 KPROXY="${KPROXY:-$ROOT/.build/release/kproxy}"
 OUT="${STATEDIR:-/tmp/kproxy-scale}"
 API="$OUT/api" # the harness's STATEDIR
@@ -139,7 +140,7 @@ metricsBindAddress: 127.0.0.1:$METRICS
 clusterCIDR: 10.192.0.0/11
 nftables: {syncPeriod: 30s, minSyncPeriod: $MIN_SYNC_PERIOD}
 dns:
-  listen: [127.0.0.1:$DNS]
+  listen: [$([[ "$DNS_SERVING" == off ]] || echo "127.0.0.1:$DNS")]
   upstreams: []
 EOF
 ip netns add "$NS"
@@ -272,14 +273,17 @@ npd_mean_ms=$(awk -v s1="$(metric kproxy_network_programming_duration_seconds_su
 
 # --- DNS ----------------------------------------------------------------------------------------------
 probe=$(svc_name $((SERVICES / 2)))
-dig_answer=$(dig +short +time=2 +tries=1 @127.0.0.1 -p "$DNS" "$probe.$K8S_NS.svc.cluster.local" A)
-[[ "$dig_answer" == "$(cluster_ip $((SERVICES / 2)))" ]] \
-    || die "dig $probe.$K8S_NS.svc.cluster.local answered '$dig_answer', expected $(cluster_ip $((SERVICES / 2)))"
-for i in $(seq 0 7 $((SERVICES - 1))); do echo "$(svc_name "$i").$K8S_NS.svc.cluster.local A"; done >"$OUT/dns-queries"
-dns_start=$(now)
-dns_answers=$(dig +short +time=2 +tries=1 @127.0.0.1 -p "$DNS" -f "$OUT/dns-queries" | grep -c '^10\.96\.' || true)
-dns_ms=$(ms "$dns_start" "$(now)")
-dns_queries=$(wc -l <"$OUT/dns-queries")
+dig_answer="n/a (DNS=off)" dns_queries=0 dns_answers=0 dns_ms=0
+if [[ "$DNS_SERVING" != off ]]; then
+    dig_answer=$(dig +short +time=2 +tries=1 @127.0.0.1 -p "$DNS" "$probe.$K8S_NS.svc.cluster.local" A)
+    [[ "$dig_answer" == "$(cluster_ip $((SERVICES / 2)))" ]] \
+        || die "dig $probe.$K8S_NS.svc.cluster.local answered '$dig_answer', expected $(cluster_ip $((SERVICES / 2)))"
+    for i in $(seq 0 7 $((SERVICES - 1))); do echo "$(svc_name "$i").$K8S_NS.svc.cluster.local A"; done >"$OUT/dns-queries"
+    dns_start=$(now)
+    dns_answers=$(dig +short +time=2 +tries=1 @127.0.0.1 -p "$DNS" -f "$OUT/dns-queries" | grep -c '^10\.96\.' || true)
+    dns_ms=$(ms "$dns_start" "$(now)")
+    dns_queries=$(wc -l <"$OUT/dns-queries")
+fi
 rss_dns=$(rss VmRSS)
 hwm=$(rss VmHWM)
 
@@ -289,7 +293,7 @@ kill -0 "$KPROXY_PID" 2>/dev/null || die "kproxy died during the run (see $OUT/k
 # --- results ------------------------------------------------------------------------------------------
 {
     echo
-    echo "kproxy scale check: $SERVICES Services × $ENDPOINTS endpoints, real kube-apiserver 1.20.2, minSyncPeriod $MIN_SYNC_PERIOD"
+    echo "kproxy scale check: $SERVICES Services × $ENDPOINTS endpoints, real kube-apiserver 1.20.2, minSyncPeriod $MIN_SYNC_PERIOD, DNS $DNS_SERVING"
     printf '%-58s %s\n' "what" "value"
     printf '%-58s %s\n' "loading the API server ($((2 * SERVICES)) objects, $LOAD_JOBS× kubectl)" "$(ms "$load_start" "$load_end") ms"
     printf '%-58s %s\n' "start -> first full sync (/healthz lastUpdated)" "$first_sync_ms ms"
@@ -302,7 +306,11 @@ kill -0 "$KPROXY_PID" 2>/dev/null || die "kproxy died during the run (see $OUT/k
     printf '%-58s %s\n' "  partial sync duration, mean of $partial_n (metric)" "$partial_mean_ms ms"
     printf '%-58s %s\n' "  network_programming_duration, mean of $npd_n (metric)" "$npd_mean_ms ms"
     printf '%-58s %s\n' "RSS after the first sync (VmRSS)" "$rss_synced MiB"
-    printf '%-58s %s\n' "RSS after $dns_queries DNS queries ($dns_answers answered, $dns_ms ms)" "$rss_dns MiB"
+    if [[ "$DNS_SERVING" == off ]]; then
+        printf '%-58s %s\n' "RSS at the end (DNS off)" "$rss_dns MiB"
+    else
+        printf '%-58s %s\n' "RSS after $dns_queries DNS queries ($dns_answers answered, $dns_ms ms)" "$rss_dns MiB"
+    fi
     printf '%-58s %s\n' "peak RSS (VmHWM)" "$hwm MiB"
     printf '%-58s %s\n' "dig $probe.$K8S_NS.svc.cluster.local" "$dig_answer"
     printf '%-58s %s\n' "log lines with error/warning ($OUT/kproxy.log)" "$errors"
