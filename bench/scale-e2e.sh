@@ -5,15 +5,16 @@
 #   1. time from process start to the first full sync (/healthz `lastUpdated` turns non-empty), and
 #      the full sync's own duration (kproxy_sync_full_proxy_rules_duration_seconds);
 #   2. time for a one-Service change (one EndpointSlice patched with kubectl) to appear in the kernel
-#      (a netlink dump of that Service's chain, then `nft list chain`), median of CHANGES runs, with the daemon's
-#      partial-sync duration and kproxy_network_programming_duration_seconds for the same changes;
+#      (a netlink dump of that Service's chain, then `nft list chain`), median of CHANGES runs, with
+#      the daemon's partial-sync duration and kproxy_network_programming_duration_seconds for the same changes;
 #   3. the daemon's RSS (VmRSS, VmHWM) after the first sync and after serving DNS;
 #   4. a `dig` of one of the 10k names.
 #
 # Usage (root): bench/scale-e2e.sh            or   make scale
 # Environment: SERVICES (10000), ENDPOINTS (10, at most 10), CHANGES (5), LOAD_JOBS (6 parallel
-#   kubectl), MIN_SYNC_PERIOD (100ms), KPROXY (default .build/release/kproxy, built if missing),
-#   STATEDIR (default /tmp/kproxy-scale: harness state, generated manifests, kproxy.log).
+#   kubectl), MIN_SYNC_PERIOD (100ms), DNS (on; off runs kproxy without its DNS server), KPROXY
+#   (default .build/release/kproxy, built if missing), STATEDIR (default /tmp/kproxy-scale: harness
+#   state, generated manifests, kproxy.log).
 #
 # Idempotent: each run stops the apiserver a previous run left in STATEDIR and starts from an empty
 # etcd. On exit (also on failure or Ctrl-C) it stops kproxy, deletes its network namespace and stops
