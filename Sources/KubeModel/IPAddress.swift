@@ -82,10 +82,10 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Dashed form used by DNS for endpoints without a hostname and for pod records (`10-244-1-5`).
     public var dashed: String {
-        switch self {
-        case .v4: return description.replacingOccurrences(of: ".", with: "-")
-        case .v6: return description.replacingOccurrences(of: ":", with: "-")
-        }
+        // Byte-wise rather than Foundation's replacingOccurrences: the DNS index names every endpoint this
+        // way, and at 100k endpoints the Foundation path was a tenth of start-up.
+        let separator = UInt8(ascii: self.family == .ipv4 ? "." : ":")
+        return String(decoding: description.utf8.map { $0 == separator ? UInt8(ascii: "-") : $0 }, as: UTF8.self)
     }
 
     private static func parseV4(_ text: ArraySlice<UInt8>) -> UInt32? {
