@@ -9,6 +9,7 @@ import ServiceLifecycle
 /// everything else, and a UDP+TCP server on each configured address.
 public struct ClusterDNSService: ServiceLifecycle.Service {
     public let responder: ClusterResponder
+    private let zoneUpdates = ZoneUpdateQueue()
     let forwarder: Forwarder<NIOUpstreamExchanger>
     let servers: [DNSServerConfiguration]
     let logQueries: Bool
@@ -62,10 +63,11 @@ public struct ClusterDNSService: ServiceLifecycle.Service {
         self.logger = logger
     }
 
-    /// Feeds the zone: nothing until the sources have synced (queries get SERVFAIL), then each change set.
+    /// Feeds the zone: nothing until the sources have synced (queries get SERVFAIL), then each change set,
+    /// applied by ``run()`` so that the caller never waits for the index.
     public func observe(_ snapshot: ClusterSnapshot, changes: ChangeSet, synced: Bool) {
         guard synced else { return }
-        responder.update(to: snapshot, changes: changes)
+        zoneUpdates.enqueue(snapshot, changes: changes)
     }
 
     public func run() async throws {
@@ -84,7 +86,10 @@ public struct ClusterDNSService: ServiceLifecycle.Service {
                 }
             }
             group.addTask { await forwarder.runHealthChecks() }
+            let (zoneUpdates, responder) = (self.zoneUpdates, self.responder)
+            group.addTask { await zoneUpdates.apply(to: responder) }
             try await group.next()
+            zoneUpdates.finish()
             group.cancelAll()
         }
     }

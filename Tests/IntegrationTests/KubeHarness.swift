@@ -82,12 +82,15 @@ struct KubeHarness: Sendable {
     }
 
     /// Deletes state directories (about 60 MB of etcd data each) that earlier runs left behind: those whose
-    /// test process is gone and whose servers (which the watchdog stopped) no longer run.
+    /// test process is gone (or had this process's PID) and whose servers (which the watchdog stopped) no
+    /// longer run.
     static func removeStaleStateDirs() {
         let tmp = NSTemporaryDirectory()
         let prefix = "kpt-kube-api-"
         for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] where name.hasPrefix(prefix) {
-            guard let owner = Int32(name.dropFirst(prefix.count)), owner != getpid(), !isRunning(owner, in: nil)
+            // A directory named after this process is stale too: a previous process had the same PID, and this
+            // one has not created its own yet.
+            guard let owner = Int32(name.dropFirst(prefix.count)), owner == getpid() || !isRunning(owner, in: nil)
             else { continue }
             let dir = tmp + name
             let env = (try? String(contentsOfFile: dir + "/env", encoding: .utf8)) ?? ""
