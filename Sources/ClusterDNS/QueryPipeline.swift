@@ -88,6 +88,8 @@ public struct QueryPipeline<Responder: DNSResponder>: Sendable {
 
     /// The response to a query kproxy will not pass to the responder, or nil if it may.
     func validate(_ query: Message) -> Message? {
+        // NOTIMP is the answer RFC 1035 §4.1.1 prescribes for opcodes a server does not serve (NOTIFY, UPDATE,
+        // IQUERY): kproxy answers standard queries only, by design.
         if query.opcode != .query { return query.makeResponse(rcode: .notImplemented) }
         guard let question = query.question else { return query.makeResponse(rcode: .formatError) }
         if let edns = query.edns, edns.version > 0 {
